@@ -1,0 +1,1 @@
+"""Automatic call distribution: queues, agents, routing, callbacks, outbound campaigns."""

@@ -1,0 +1,19 @@
+"""Typed keys for what the aiohttp application holds (string keys warn on aiohttp >= 3.9)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hotline.db import Database
+from hotline.settings import Settings
+
+if TYPE_CHECKING:
+    from acd.service import Acd
+    from ivr.service import IvrService
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+IVR: web.AppKey["IvrService"] = web.AppKey("ivr", Any)  # type: ignore[arg-type]
+ACD: web.AppKey["Acd"] = web.AppKey("acd", Any)  # type: ignore[arg-type]

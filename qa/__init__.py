@@ -1,0 +1,1 @@
+"""Quality assurance: sampling, scorecards, evaluations, surveys, complaints."""

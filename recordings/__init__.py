@@ -1,0 +1,1 @@
+"""Call recordings: storage, transcoding, protection, serving (next milestone)."""
