@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from sqlalchemy import select
 
@@ -24,6 +25,9 @@ from hotline.db.models import (
     User,
 )
 from hotline.settings import Settings
+
+# argon2 takes ~0.1 s a hash on purpose; the demo's fixed secrets are hashed once per process.
+_demo_hash = cache(hash_secret_sync)
 
 QUEUES = {
     "general": "General enquiries",
@@ -92,7 +96,7 @@ async def load_demo(db: Database, settings: Settings) -> bool:
 
         def card(owner: Customer, pan: str, linked: Account, status: str = "active") -> Card:
             return Card(customer_id=owner.id, account_id=linked.id, pan_digest=digest_number(key, pan),
-                        last4=pan[-4:], pin_hash=hash_secret_sync(DEMO_CARDS[pan]), status=status)
+                        last4=pan[-4:], pin_hash=_demo_hash(DEMO_CARDS[pan]), status=status)
 
         lost = card(zhao, "6222020000000002", zhao_savings, status="lost")
         s.add_all([card(li, "6222020000000001", li_savings), lost, card(smith, "6222020000000003", smith_savings)])
@@ -114,6 +118,6 @@ async def load_demo(db: Database, settings: Settings) -> bool:
                 agent = Agent(name=login.display_name, endpoint=login.endpoint, skills=login.skills or {})
                 s.add(agent)
                 await s.flush()
-            s.add(User(username=login.username, password_hash=hash_secret_sync(login.password), role=login.role,
+            s.add(User(username=login.username, password_hash=_demo_hash(login.password), role=login.role,
                        display_name=login.display_name, agent_id=agent.id if agent else None))
     return True

@@ -15,5 +15,5 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
-IVR: web.AppKey["IvrService"] = web.AppKey("ivr", Any)  # type: ignore[arg-type]
-ACD: web.AppKey["Acd"] = web.AppKey("acd", Any)  # type: ignore[arg-type]
+IVR: web.AppKey[IvrService] = web.AppKey("ivr", Any)  # type: ignore[arg-type]
+ACD: web.AppKey[Acd] = web.AppKey("acd", Any)  # type: ignore[arg-type]

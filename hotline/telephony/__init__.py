@@ -1,0 +1,1 @@
+"""Telephony bridges: Asterisk (FastAGI/AMI) and Twilio (webhooks/REST)."""

@@ -1,0 +1,111 @@
+"""The FastAGI listener: accepts Asterisk's connections, reads the header block, hands the call on.
+
+Written on asyncio streams (panoramisk.fast_agi freezes on a connect-and-close, shifts replies
+after a hang-up and swallows cancellation). A connection that closes before finishing its header
+block, or sends no header in `header_timeout_s`, is dropped without disturbing any other call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from hotline.telephony.asterisk.agi_channel import AgiChannel
+from hotline.telephony.asterisk.agi_protocol import AgiProtocolError, AgiRequest, read_header_block
+
+log = logging.getLogger(__name__)
+
+CallHandler = Callable[[AgiChannel], Awaitable[None]]
+
+
+class AgiServer:
+    def __init__(
+        self,
+        handler: CallHandler,
+        host: str = "127.0.0.1",
+        port: int = 4573,
+        *,
+        scripts: tuple[str, ...] = ("ivr",),
+        header_timeout_s: float = 10.0,
+    ) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._scripts = scripts
+        self._header_timeout_s = header_timeout_s
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("AGI server not started")
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._on_connect, self._host, self._port)
+        log.info("agi: listening on %s:%d", self._host, self.port)
+
+    async def stop(self) -> None:
+        """Stop accepting, end every call in progress (their sessions close their records), wait for them."""
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("agi: connection failed")
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            async with asyncio.timeout(self._header_timeout_s):
+                request = await read_header_block(reader)
+        except TimeoutError:
+            log.warning("agi: %s sent no header block in %.0f s; closing", peer, self._header_timeout_s)
+            return
+        except AgiProtocolError as exc:
+            log.warning("agi: %s: %s; closing", peer, exc)
+            return
+        if request is None:
+            log.debug("agi: %s closed before its header block ended (health check?)", peer)
+            return
+        if not self._accepts(request):
+            log.warning("agi: unknown script %r from %s; closing", request.script, peer)
+            return
+        if request.undecodable:
+            log.warning("agi: %s: invalid UTF-8 in %s (replaced)", request.uniqueid, ", ".join(request.undecodable))
+        await self._handler(AgiChannel(reader, writer, request))
+
+    def _accepts(self, request: AgiRequest) -> bool:
+        return request.script in self._scripts

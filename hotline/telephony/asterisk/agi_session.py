@@ -1,0 +1,423 @@
+"""One caller's call over FastAGI: IVR actions out as AGI commands, keys back in as IVR events.
+
+    ANSWER → IvrService.start_call → [Play/SetAttribute]* then Gather | Transfer | Hangup
+      Play        STREAM FILE <file> "0123456789*#"   (a key pressed while listening is kept)
+      Gather      GET DATA <last file> <timeout ms> <max>    ('#' ends the entry)
+                  or, when '#' is a menu key itself, STREAM FILE + WAIT FOR DIGIT per key
+      SetAttribute SET VARIABLE HOTLINE_<NAME> "<value>"
+      Hangup      STREAM FILE goodbye, HANGUP
+      Transfer    Acd.enqueue, then music on hold in short WAIT FOR DIGIT slices; between slices the
+                  session checks its offer queue, so an Offer interrupts the wait within one slice.
+                  Offer → EXEC Dial <endpoint>,<ring s> → GET VARIABLE DIALSTATUS → Acd.offer_answered
+                  or offer_failed and back to waiting.
+
+Whatever happens (HANGUP line, 511, closed socket, a refused command, cancellation) the session
+ends through `_finish`, which closes the IVR call and tells the ACD exactly once. Keys of a secure
+gather are never logged; the channel's MixMonitor is muted around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from acd.ports import Offer, Overflow, QueueStatus, WaitingCall
+from hotline.telephony.asterisk.agi_channel import ALL_KEYS, AgiChannel
+from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, AgiProtocolError
+from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
+from ivr.events import CallStarted, Digits, Timeout
+
+log = logging.getLogger(__name__)
+
+CONNECTOR = "asterisk"
+
+DIALSTATUS_REASONS = {
+    "NOANSWER": "no-answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "unavailable",
+}
+
+SUPPORTED_LANGUAGES = {"zh": "zh-CN", "zh_cn": "zh-CN", "zh-cn": "zh-CN", "en_us": "en-US", "en-us": "en-US"}
+
+
+# --- what the session needs from its neighbours (IvrService, Acd, the AMI client) -----------------
+
+
+class TurnLike(Protocol):
+    call_id: str
+    actions: list[BridgeAction]
+
+
+class PromptRenderer(Protocol):
+    def render(self, prompt_id: str, language: str, **params: Any) -> Prompt: ...
+
+
+class IvrLike(Protocol):
+    prompts: PromptRenderer
+
+    async def start_call(self, channel: str, external_id: str, event: CallStarted) -> TurnLike: ...
+
+    async def handle(self, call_id: str, event: Digits | Timeout) -> list[BridgeAction]: ...
+
+    async def hangup(self, call_id: str, reason: str) -> None: ...
+
+    def language(self, call_id: str) -> str: ...
+
+
+class AcdLike(Protocol):
+    async def enqueue(self, call: WaitingCall) -> QueueStatus: ...
+
+    def queue_status(self, call_id: str) -> QueueStatus | None: ...
+
+    async def offer_answered(self, call_id: str, agent_id: int) -> None: ...
+
+    async def offer_failed(self, call_id: str, agent_id: int, reason: str) -> None: ...
+
+    async def call_ended(self, call_id: str, reason: str) -> None: ...
+
+    async def request_callback(self, call_id: str, number: str) -> int: ...
+
+
+class RecordingControl(Protocol):
+    async def mute_recording(self, channel: str, muted: bool) -> bool:
+        """Mute/unmute the channel's MixMonitor if one runs; True when a recording was (un)muted."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    hold_slice_s: float = 1.0  # an Offer waits at most this long for the current MOH slice to end
+    announce_every_s: float = 30.0  # position / estimated wait announcement period
+    music_class: str = "default"
+    continue_file: str = "silence/1"  # GET DATA file used to keep collecting after a key cut a prompt
+    callback_key: str = "1"
+    record_dir: str = "hotline"  # MixMonitor file (relative: under Asterisk's monitor directory)
+    prompt_position: str = "queue_position"
+    prompt_callback_offer: str = "callback_offer"
+    prompt_callback_confirmed: str = "callback_confirmed"
+
+
+class AgiCallSession:
+    def __init__(
+        self,
+        channel: AgiChannel,
+        ivr: IvrLike,
+        acd: AcdLike | None,
+        recorder: RecordingControl | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        self.chan = channel
+        self.ivr = ivr
+        self.acd = acd
+        self.recorder = recorder
+        self.options = options or SessionOptions()
+        self.call_id: str | None = None
+        self.inbox: asyncio.Queue[Offer | Overflow] = asyncio.Queue()  # from the ACD via the connector
+        self.agent_answered = asyncio.Event()  # set early by AMI DialEnd, or after Dial returns
+        self.end_reason: str | None = None
+        self._in_acd = False
+        self._offer: Offer | None = None
+        self._offer_reported = False
+
+    @property
+    def channel_name(self) -> str:
+        return self.chan.request.channel
+
+    # --- life cycle ---------------------------------------------------------------------------------
+
+    async def run(self, on_started: Any = None) -> None:
+        """Drive the call to its end. Never raises except CancelledError (re-raised after cleanup)."""
+        reason = "completed"
+        try:
+            await self.chan.answer()
+            turn = await self.ivr.start_call(CONNECTOR, self.chan.request.uniqueid, self._call_started())
+            self.call_id = turn.call_id
+            if on_started is not None:
+                on_started(self)
+            actions = turn.actions
+            while True:
+                event = await self._render(actions)
+                if event is None:
+                    break
+                actions = await self.ivr.handle(self.call_id, event)
+            reason = self.end_reason or "completed"
+        except AgiHangup as gone:
+            reason = "caller-hangup" if gone.reason in ("caller", "closed") else gone.reason
+            log.info("agi: call %s ended by %s", self.call_id or self.chan.request.uniqueid, gone.reason)
+        except (AgiCommandError, AgiProtocolError) as exc:
+            reason = "error"
+            log.error("agi: call %s: protocol error: %s", self.call_id, exc)
+        except asyncio.CancelledError:
+            await self._finish("server-shutdown")
+            raise
+        except Exception:
+            reason = "error"
+            log.exception("agi: call %s failed", self.call_id)
+        await self._finish(reason)
+
+    def _call_started(self) -> CallStarted:
+        req = self.chan.request
+        language = SUPPORTED_LANGUAGES.get(req.language.lower()) if req.language else None
+        forced = req.params.get("lang") or req.params.get("language")
+        if forced in ("zh-CN", "en-US"):
+            language = forced
+        return CallStarted(caller_number=req.caller_number, dialled_number=req.dialled_number, language=language)
+
+    async def _finish(self, reason: str) -> None:
+        """Close the call everywhere exactly once; failures here are logged, never raised."""
+        if self.end_reason is not None and self.end_reason.startswith("finished:"):
+            return
+        self.end_reason = f"finished:{reason}"
+        if self.call_id is None:
+            await self._quiet(self.chan.hangup())
+            return
+        if self._in_acd and self.acd is not None:
+            await self._quiet(self.acd.call_ended(self.call_id, reason))
+        await self._quiet(self.ivr.hangup(self.call_id, reason))
+        await self._quiet(self.chan.hangup())
+
+    async def _quiet(self, awaitable: Any) -> None:
+        try:
+            await awaitable
+        except (AgiHangup, AgiCommandError, ConnectionError):
+            pass
+        except Exception:
+            log.exception("agi: call %s: cleanup step failed", self.call_id)
+
+    # --- one turn -------------------------------------------------------------------------------------
+
+    async def _render(self, actions: list[BridgeAction]) -> Digits | Timeout | None:
+        """Carry out one turn. Returns the caller's answer to its Gather, or None when the call is over."""
+        early_key = ""  # a key that cut a prompt short belongs to the Gather that follows
+        for action in actions:
+            if isinstance(action, Play):
+                if not early_key:
+                    early_key = await self._play(action.prompts, interruptible=True)
+            elif isinstance(action, SetAttribute):
+                await self.chan.set_variable("HOTLINE_" + _var_name(action.name), action.value)
+            elif isinstance(action, Gather):
+                return await self._gather(action, early_key)
+            elif isinstance(action, Transfer):
+                await self._play(action.prompts, interruptible=False)
+                await self._transfer(action)
+                return None
+            elif isinstance(action, Hangup):
+                await self._play(action.prompts, interruptible=False)
+                self.end_reason = action.reason
+                return None
+            else:
+                log.error("agi: call %s: unexpected action %s", self.call_id, type(action).__name__)
+        log.error("agi: call %s: turn ended without Gather/Transfer/Hangup; hanging up", self.call_id)
+        self.end_reason = "error"
+        return None
+
+    async def _play(self, prompts: tuple[Prompt, ...], *, interruptible: bool) -> str:
+        escape = ALL_KEYS if interruptible else ""
+        for prompt in prompts:
+            for name in prompt.audio:
+                key = await self.chan.stream_file(name, escape)
+                if key:
+                    return key
+        return ""
+
+    async def _gather(self, gather: Gather, early_key: str) -> Digits | Timeout:
+        muted = await self._mute(gather.secure, True)
+        try:
+            keys = await self._collect(gather, early_key)
+        finally:
+            if muted:
+                await self._mute(True, False)
+        if gather.secure:
+            log.info("agi: call %s: secure entry of %d keys", self.call_id, len(keys))
+        else:
+            log.debug("agi: call %s: keys %r", self.call_id, keys)
+        return Digits(keys) if keys else Timeout()
+
+    async def _collect(self, gather: Gather, early_key: str) -> str:
+        timeout_ms = max(1, int(gather.timeout_s * 1000))
+        files = [name for prompt in gather.prompts for name in prompt.audio]
+        finish = gather.finish_on_key
+        if finish != "#":
+            # '#' may be a menu choice ("back"): GET DATA would swallow it, so read key by key.
+            return await self._collect_keys(files, gather.max_digits, timeout_ms, finish, early_key)
+        keys = early_key
+        if not keys:
+            for name in files[:-1]:
+                keys = await self.chan.stream_file(name, ALL_KEYS)
+                if keys:
+                    break
+        if keys == "#":
+            return ""
+        if keys and len(keys) >= gather.max_digits:
+            return keys
+        if keys:
+            more, _ = await self.chan.get_data(self.options.continue_file, timeout_ms, gather.max_digits - len(keys))
+            return keys + more
+        last = files[-1] if files else self.options.continue_file
+        entered, _ = await self.chan.get_data(last, timeout_ms, gather.max_digits)
+        return entered  # "" is "nothing entered", whether timed out or ended by a stray '#'
+
+    async def _collect_keys(self, files: list[str], max_digits: int, timeout_ms: int, finish: str, early: str) -> str:
+        keys = early
+        if not keys:
+            for name in files:
+                keys = await self.chan.stream_file(name, ALL_KEYS)
+                if keys:
+                    break
+        while len(keys) < max_digits and not (finish and keys.endswith(finish)):
+            key = await self.chan.wait_for_digit(timeout_ms)
+            if not key:
+                break
+            keys += key
+        if finish and keys.endswith(finish):
+            keys = keys[: -len(finish)]
+        return keys
+
+    async def _mute(self, wanted: bool, muted: bool) -> bool:
+        if not wanted or self.recorder is None:
+            return False
+        try:
+            return await self.recorder.mute_recording(self.channel_name, muted)
+        except Exception as exc:  # the PBX said no or AMI is down: say so loudly, keep serving
+            log.error("agi: call %s: could not %s recording: %s", self.call_id, "mute" if muted else "unmute", exc)
+            return False
+
+    # --- waiting for an agent ---------------------------------------------------------------------
+
+    async def _transfer(self, transfer: Transfer) -> None:
+        assert self.call_id is not None
+        if self.acd is None:
+            log.error("agi: call %s: transfer requested but no ACD is configured", self.call_id)
+            self.end_reason = "no-acd"
+            return
+        waiting = WaitingCall(
+            call_id=self.call_id,
+            queue=transfer.queue,
+            category=transfer.category,
+            connector=CONNECTOR,
+            skills=transfer.skills,
+            priority=transfer.priority,
+            caller_number=self.chan.request.caller_number,
+        )
+        status = await self.acd.enqueue(waiting)
+        self._in_acd = True
+        await self._wait_for_agent(status)
+
+    async def _wait_for_agent(self, status: QueueStatus | None) -> None:
+        opts = self.options
+        slice_ms = max(1, int(opts.hold_slice_s * 1000))
+        slices_per_announcement = max(1, round(opts.announce_every_s / opts.hold_slice_s))
+        callback_offered = await self._announce(status)
+        await self.chan.set_music(True, opts.music_class)
+        slices = 0
+        while True:
+            while not self.inbox.empty():
+                item = self.inbox.get_nowait()
+                if isinstance(item, Overflow):
+                    await self.chan.set_music(False)
+                    await self._overflow(item)
+                    return
+                await self.chan.set_music(False)
+                if await self._ring(item):
+                    return
+                await self.chan.set_music(True, opts.music_class)
+            key = await self.chan.wait_for_digit(slice_ms)
+            if key == opts.callback_key and callback_offered:
+                await self.chan.set_music(False)
+                await self._take_callback()
+                return
+            slices += 1
+            if slices >= slices_per_announcement:
+                slices = 0
+                await self.chan.set_music(False)
+                callback_offered = await self._announce(self.acd.queue_status(self.call_id)) or callback_offered
+                if self.end_reason == "callback":
+                    return
+                await self.chan.set_music(True, opts.music_class)
+
+    async def _announce(self, status: QueueStatus | None) -> bool:
+        """Position and estimated wait, then the callback offer. A '1' during it takes the callback."""
+        if status is None:
+            return False
+        language = self.ivr.language(self.call_id)
+        minutes = max(1, round(status.estimated_wait_s / 60))
+        prompts = [
+            self._prompt(self.options.prompt_position, language, position=status.position, minutes=minutes),
+            self._prompt(self.options.prompt_callback_offer, language),
+        ]
+        key = await self._play(tuple(p for p in prompts if p is not None), interruptible=True)
+        if key == self.options.callback_key:
+            await self._take_callback()
+        return prompts[1] is not None
+
+    def _prompt(self, prompt_id: str, language: str, **params: Any) -> Prompt | None:
+        try:
+            return self.ivr.prompts.render(prompt_id, language, **params)
+        except Exception as exc:
+            log.warning("agi: prompt %s unavailable: %s", prompt_id, exc)
+            return None
+
+    async def _take_callback(self) -> None:
+        await self.acd.request_callback(self.call_id, self.chan.request.caller_number)
+        self._in_acd = False  # the ACD keeps the caller's place as a callback: not an abandon
+        confirmed = self._prompt(self.options.prompt_callback_confirmed, self.ivr.language(self.call_id))
+        if confirmed is not None:
+            await self._play((confirmed,), interruptible=False)
+        self.end_reason = "callback"
+
+    async def _ring(self, offer: Offer) -> bool:
+        """Ring the agent. True when the agent answered (the conversation is over when Dial returns)."""
+        self._offer, self._offer_reported = offer, False
+        self.agent_answered.clear()
+        if offer.record:
+            await self.chan.exec("MixMonitor", f"{self.options.record_dir}/{self.call_id}-{offer.agent_id}.wav,b")
+        log.info("agi: call %s: ringing agent %s", self.call_id, offer.agent_id)
+        await self.chan.exec("Dial", f"{offer.endpoint},{max(1, round(offer.ring_timeout_s))}")
+        status = await self.chan.get_variable("DIALSTATUS") or ""
+        if status == "ANSWER" or self.agent_answered.is_set():
+            await self.report_answered()
+            self._in_acd = True  # call_ended at the finish puts the agent into wrap-up
+            self.end_reason = "completed"
+            return True
+        if self.chan.hung_up:
+            raise AgiHangup(self.chan.hangup_reason or "caller")  # ACD hears call_ended, agent not blamed
+        await self.acd.offer_failed(self.call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))
+        self._offer = None
+        return False
+
+    async def report_answered(self) -> None:
+        """Tell the ACD the agent picked up: from AMI's DialEnd as it happens, else after Dial returns."""
+        offer = self._offer
+        self.agent_answered.set()
+        if offer is None or self._offer_reported or self.acd is None:
+            return
+        self._offer_reported = True
+        await self.acd.offer_answered(offer.call_id, offer.agent_id)
+
+    async def _overflow(self, overflow: Overflow) -> None:
+        if overflow.kind == "queue":
+            status = await self.acd.enqueue(
+                WaitingCall(self.call_id, overflow.target, "other", CONNECTOR, caller_number=self.chan.request.caller_number)
+            )
+            await self._wait_for_agent(status)
+        elif overflow.kind == "voicemail":
+            self._in_acd = False
+            await self.acd.call_ended(self.call_id, "voicemail")
+            await self.chan.exec("VoiceMail", f"{overflow.target},u")
+            self.end_reason = "voicemail"
+        else:  # callback
+            key = await self._play(
+                tuple(p for p in [self._prompt(self.options.prompt_callback_offer, self.ivr.language(self.call_id))] if p),
+                interruptible=True,
+            ) or await self.chan.wait_for_digit(5000)
+            if key == self.options.callback_key:
+                await self._take_callback()
+            else:
+                self.end_reason = "overflow"
+
+
+def _var_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).upper()

@@ -1,0 +1,621 @@
+"""The Twilio bridge: webhook facts in, IVR and ACD calls, TwiML out; ACD decisions out through REST.
+
+Every public coroutine here takes already-validated webhook data (see webhooks.py) and returns the
+TwiML text to answer with. Each step that changes anything runs once per (CallSid, step): the answer
+is cached on the live call and a retried webhook gets the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from twilio.twiml.voice_response import VoiceResponse
+
+from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
+from hotline.db import Database, utcnow
+from hotline.db.models import Call, CallLeg, Recording
+from hotline.settings import Settings
+from hotline.telephony.twilio import twiml
+from hotline.telephony.twilio import urls as paths
+from hotline.telephony.twilio.calls import CallRegistry, LiveCall
+from hotline.telephony.twilio.rest import RestError, TwilioRest
+from ivr.actions import Gather, Hangup, Play, Prompt, SetAttribute, Transfer
+from ivr.events import CallStarted, Digits, Timeout
+from qa.models import SurveyResponse
+
+if TYPE_CHECKING:
+    from acd.service import Acd
+    from ivr.service import IvrService
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "twilio"
+FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+DIAL_FAILED = frozenset({"no-answer", "busy", "failed", "canceled"})
+SURVEY_TRIES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    sid: str
+    caller: str
+    dialled: str
+
+
+class TwilioBridge:
+    """One per application. Also the ACD's "twilio" connector (offer, overflow, place_outbound)."""
+
+    def __init__(self, settings: Settings, db: Database, ivr: IvrService, acd: Acd | None,
+                 rest: TwilioRest) -> None:
+        self.settings = settings
+        self.db = db
+        self.ivr = ivr
+        self.acd = acd
+        self.rest = rest
+        self.calls = CallRegistry()
+        self.url = paths.Urls(settings.public.url)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- prompts ---------------------------------------------------------------------------------
+
+    def _prompt(self, call: LiveCall, prompt_id: str, **params: Any) -> Prompt:
+        return self.ivr.prompts.render(prompt_id, call.language, **params)
+
+    def _remember_language(self, call: LiveCall) -> None:
+        try:
+            call.language = self.ivr.language(call.call_id)
+        except Exception:  # noqa: BLE001 - the IVR may have closed the session: keep the last known
+            pass
+
+    # --- incoming call and IVR turns ----------------------------------------------------------
+
+    async def incoming(self, incoming: Incoming) -> str:
+        """POST /twilio/voice: a new call (or Twilio retrying the first webhook)."""
+        first: list[Any] = []
+
+        async def start() -> LiveCall:
+            turn = await self.ivr.start_call(CHANNEL, incoming.sid,
+                                             CallStarted(caller_number=incoming.caller,
+                                                         dialled_number=incoming.dialled))
+            call = LiveCall(sid=incoming.sid, call_id=turn.call_id, caller_number=incoming.caller)
+            self._remember_language(call)
+            await self._open_caller_leg(call)
+            first.extend(turn.actions)
+            return call
+
+        call = await self.calls.start_once(incoming.sid, start)
+        return await call.once("voice", lambda: self._render(call, first))
+
+    async def gathered(self, call: LiveCall, turn: int, digits: str) -> str:
+        """POST /twilio/gather?turn=N: the keys of one IVR gather (empty: the caller said nothing)."""
+
+        async def step() -> str:
+            event = Digits(digits) if digits else Timeout()
+            actions = await self.ivr.handle(call.call_id, event)
+            self._remember_language(call)
+            return await self._render(call, actions)
+
+        return await call.once(f"gather:{turn}", step)
+
+    async def _render(self, call: LiveCall, actions: Sequence[Any]) -> str:
+        response = VoiceResponse()
+        for action in actions:
+            if isinstance(action, Play):
+                twiml.say(response, action.prompts)
+            elif isinstance(action, Gather):
+                twiml.gather(response, action, self.url(paths.GATHER, turn=call.next_turn()))
+            elif isinstance(action, Transfer):
+                await self._transfer(call, action, response)
+            elif isinstance(action, Hangup):
+                twiml.say(response, action.prompts)
+                response.hangup()
+            elif isinstance(action, SetAttribute):
+                continue  # the IVR stores call attributes itself; nothing for Twilio to do
+            else:
+                raise TypeError(f"unknown IVR action {type(action).__name__}")
+        return str(response)
+
+    # --- the queue -------------------------------------------------------------------------------
+
+    async def _transfer(self, call: LiveCall, action: Transfer, response: VoiceResponse) -> None:
+        twiml.say(response, action.prompts)
+        if self.acd is None:
+            log.error("call %s: transfer to %s but no ACD is configured", call.call_id, action.queue)
+            twiml.say(response, [self._prompt(call, "agent_unavailable")])
+            response.hangup()
+            return
+        customer_id = await self._customer_of(call.call_id)
+        call.queue = action.queue
+        call.acd_waiting = True
+        await self.acd.enqueue(WaitingCall(
+            call_id=call.call_id, queue=action.queue, category=action.category, connector=CHANNEL,
+            skills=action.skills, priority=action.priority, customer_id=customer_id,
+            caller_number=call.caller_number))
+        self._enqueue(call, response)
+
+    def _enqueue(self, call: LiveCall, response: VoiceResponse) -> None:
+        twiml.enqueue(response, call.queue or "general", self.url(paths.QUEUE_WAIT),
+                      self.url(paths.QUEUE_LEFT, turn=call.next_turn()))
+
+    async def queue_wait(self, call: LiveCall) -> str:
+        """POST /twilio/queue/wait: Twilio's hold loop; re-fetched each time the document ends."""
+        call.in_queue.set()
+        response = VoiceResponse()
+        status = self.acd.queue_status(call.call_id) if self.acd is not None else None
+        if status is not None:
+            minutes = max(1, math.ceil(status.estimated_wait_s / 60))
+            twiml.say(response, [self._prompt(call, "queue_position", position=status.position, minutes=minutes)])
+        else:
+            twiml.say(response, [self._prompt(call, "queue_hold")])
+        twiml.key_gather(response, [self._prompt(call, "callback_offer")],
+                         self.url(paths.QUEUE_KEY, turn=call.next_turn()), timeout_s=3, on_empty=False)
+        response.play(twiml.HOLD_MUSIC)
+        return str(response)
+
+    async def queue_key(self, call: LiveCall, turn: int, digits: str) -> str:
+        """POST /twilio/queue/key?turn=N: a key pressed on hold. 1 books a callback."""
+
+        async def step() -> str:
+            if digits != "1" or self.acd is None:
+                return str(VoiceResponse())  # back to the hold loop
+            await self.acd.request_callback(call.call_id, call.caller_number)
+            call.acd_waiting = False  # the ACD turned the waiting call into a callback
+            return str(twiml.hangup([self._prompt(call, "callback_confirmed")]))
+
+        return await call.once(f"queue-key:{turn}", step)
+
+    async def queue_left(self, call: LiveCall, turn: int, result: str) -> str:
+        """POST /twilio/queue/left: <Enqueue> ended without us redirecting the call."""
+        call.in_queue.clear()
+        if result in ("queue-full", "system-error", "error"):
+            log.error("call %s: Twilio queue %s failed: %s", call.call_id, call.queue, result)
+            return str(twiml.hangup([self._prompt(call, "agent_unavailable")]))
+        return str(twiml.hangup())
+
+    # --- offers to agents ------------------------------------------------------------------------
+
+    async def offer(self, offer: Offer) -> None:
+        """Connector: ring an agent for a queued call. Runs in the background so the ACD's decision
+        never waits on Twilio; a failure is reported back with Acd.offer_failed."""
+        self._spawn(self._deliver_offer(offer), f"offer {offer.call_id} → agent {offer.agent_id}")
+
+    async def _deliver_offer(self, offer: Offer) -> None:
+        call = self.calls.by_call_id(offer.call_id)
+        if call is None or call.ended:
+            await self._offer_failed(offer, "failed", "the call is no longer on Twilio")
+            return
+        # The caller must be executing <Enqueue> before we redirect: an offer decided while the
+        # enqueueing webhook is still being answered would otherwise race with that answer.
+        if not await _first_of(call.in_queue.wait(), call.gone.wait()) or call.ended:
+            await self._offer_failed(offer, "failed", "the caller hung up")
+            return
+        leg_id = await self._open_agent_leg(call.call_id, offer.agent_id, offer.endpoint)
+        turn = call.next_turn()
+        try:
+            response = twiml.dial_agent(
+                offer.endpoint, ring_timeout_s=offer.ring_timeout_s, record=offer.record,
+                action_url=self.url(paths.DIAL, turn=turn, agent=offer.agent_id, leg=leg_id),
+                status_url=self.url(paths.DIAL_STATUS, agent=offer.agent_id, leg=leg_id),
+                recording_url=self.url(paths.RECORDING, leg=leg_id))
+        except ValueError as exc:
+            await self._close_leg(leg_id, "bad-endpoint")
+            await self._offer_failed(offer, "unavailable", str(exc))
+            return
+        call.in_queue.clear()
+        call.agent_id, call.agent_leg_id = offer.agent_id, leg_id
+        try:
+            await self.rest.update_call(call.sid, twiml=str(response))
+        except RestError as exc:
+            call.in_queue.set()  # Twilio never got the redirect: the caller is still holding
+            call.agent_id = call.agent_leg_id = None
+            await self._close_leg(leg_id, "failed")
+            await self._offer_failed(offer, "failed", str(exc))
+
+    async def _offer_failed(self, offer: Offer, reason: str, why: str) -> None:
+        log.error("offer of call %s to agent %s failed: %s", offer.call_id, offer.agent_id, why)
+        if self.acd is not None:
+            await self.acd.offer_failed(offer.call_id, offer.agent_id, reason)
+
+    async def dial_status(self, call: LiveCall, agent_id: int, leg_id: int, child_sid: str, status: str) -> None:
+        """POST /twilio/dial/status: progress of the agent's leg; "in-progress" means the agent answered."""
+        if status != "in-progress":
+            return
+
+        async def answered() -> str:
+            async with self.db.session() as s:
+                leg = await s.get(CallLeg, leg_id)
+                if leg is not None:
+                    leg.answered_at = utcnow()
+                    leg.external_id = child_sid
+                row = await s.get(Call, call.call_id)
+                if row is not None:
+                    row.agent_id = agent_id
+            call.last_agent_id = agent_id
+            if self.acd is not None:
+                await self.acd.offer_answered(call.call_id, agent_id)
+            return ""
+
+        await call.once(f"answered:{leg_id}", answered)
+
+    async def dial_done(self, call: LiveCall, turn: int, agent_id: int, leg_id: int, dial_status: str) -> str:
+        """POST /twilio/dial?turn=N: the agent's leg ended. Unanswered → back to the queue."""
+
+        async def step() -> str:
+            call.agent_id = call.agent_leg_id = None
+            if dial_status in DIAL_FAILED:
+                await self._close_leg(leg_id, dial_status)
+                response = VoiceResponse()
+                self._enqueue(call, response)
+                if self.acd is not None and not call.ended:
+                    # told after the answer is built: a new offer waits for the caller to be back in <Enqueue>
+                    await self.acd.offer_failed(call.call_id, agent_id, dial_status)
+                return str(response)
+            await self._close_leg(leg_id, "completed")
+            await self._end_in_acd(call, "completed")
+            return await self._after_agent(call)
+
+        return await call.once(f"dial:{turn}", step)
+
+    async def _after_agent(self, call: LiveCall) -> str:
+        if call.last_agent_id is not None and self._survey_enabled(call.queue):
+            return self._survey_question(call)
+        return str(twiml.hangup([self._prompt(call, "goodbye")]))
+
+    def _survey_enabled(self, queue: str | None) -> bool:
+        if self.acd is None or queue is None:
+            return False
+        try:
+            return bool(self.acd.queue_config(queue).post_call_survey)
+        except KeyError:
+            return False
+
+    # --- post-call survey ----------------------------------------------------------------------
+
+    def _survey_question(self, call: LiveCall, lead: Sequence[Prompt] = ()) -> str:
+        call.survey_tries += 1
+        response = VoiceResponse()
+        twiml.say(response, lead)
+        twiml.key_gather(response, [self._prompt(call, "survey_question")],
+                         self.url(paths.SURVEY, turn=call.next_turn()))
+        twiml.say(response, [self._prompt(call, "goodbye")])
+        response.hangup()
+        return str(response)
+
+    async def survey(self, call: LiveCall, turn: int, digits: str) -> str:
+        """POST /twilio/survey?turn=N: the caller's 1-5 rating (asked twice at most)."""
+
+        async def step() -> str:
+            if digits in ("1", "2", "3", "4", "5"):
+                await self._store_survey(call, int(digits))
+                return str(twiml.hangup([self._prompt(call, "survey_thanks")]))
+            if call.survey_tries < SURVEY_TRIES:
+                lead = [self._prompt(call, "invalid_choice")] if digits else []
+                return self._survey_question(call, lead)
+            return str(twiml.hangup([self._prompt(call, "goodbye")]))
+
+        return await call.once(f"survey:{turn}", step)
+
+    async def _store_survey(self, call: LiveCall, score: int) -> None:
+        try:
+            async with self.db.session() as s:
+                s.add(SurveyResponse(call_id=call.call_id, agent_id=call.last_agent_id, queue=call.queue,
+                                     score=score))
+        except IntegrityError:
+            log.info("call %s: survey already stored", call.call_id)
+
+    # --- call status and recordings --------------------------------------------------------------
+
+    async def call_status(self, sid: str, status: str, duration_s: int | None, call_id: str | None) -> None:
+        """POST /twilio/status: the call's life cycle; final statuses close the call record."""
+        call = self.calls.by_sid(sid) or (self.calls.by_call_id(call_id) if call_id else None)
+        if call is not None and call.direction == "outbound":
+            await self._outbound_status(call, status)
+        if status == "in-progress":
+            await self._mark_answered(sid, call_id)
+            return
+        if status not in FINAL_STATUSES:
+            return
+        if call is not None:
+            await call.once("final", lambda: self._end_live(call, status, duration_s))
+        else:
+            await self._close_call(sid, call_id, status, duration_s)
+
+    async def _end_live(self, call: LiveCall, status: str, duration_s: int | None) -> str:
+        call.ended = True
+        call.gone.set()
+        reason = "hangup" if status == "completed" else status
+        if call.direction == "inbound":
+            try:
+                await self.ivr.hangup(call.call_id, reason)
+            except Exception:
+                log.exception("call %s: the IVR failed to close the call", call.call_id)
+        await self._end_in_acd(call, reason)
+        if call.agent_leg_id is not None:
+            await self._close_leg(call.agent_leg_id, reason)
+        await self._close_call(call.sid, call.call_id, status, duration_s)
+        self.calls.remove(call)
+        return ""
+
+    async def _end_in_acd(self, call: LiveCall, reason: str) -> None:
+        if call.acd_waiting and self.acd is not None:
+            call.acd_waiting = False
+            await self.acd.call_ended(call.call_id, reason)
+
+    async def recording_status(self, leg_id: int | None, call_id: str | None, form: dict[str, str]) -> None:
+        """POST /twilio/recording: a dual-channel recording of the agent's leg (or a voicemail)."""
+        recording_sid = form["RecordingSid"]
+        state = {"completed": "ready", "failed": "failed", "absent": "failed"}.get(
+            form.get("RecordingStatus", ""), "recording")
+        async with self.db.session() as s:
+            if leg_id is not None:
+                leg = await s.get(CallLeg, leg_id)
+                if leg is None:
+                    raise LookupError(f"recording {recording_sid}: unknown call leg {leg_id}")
+                call_id = leg.call_id
+            if call_id is None or await s.get(Call, call_id) is None:
+                raise LookupError(f"recording {recording_sid}: unknown call")
+            row = await s.scalar(select(Recording).where(Recording.external_id == recording_sid))
+            if row is None:
+                row = Recording(call_id=call_id, leg_id=leg_id, external_id=recording_sid)
+                s.add(row)
+            row.source_url = form.get("RecordingUrl", "")
+            row.channels = _int(form.get("RecordingChannels")) or 2
+            duration = _int(form.get("RecordingDuration"))
+            row.duration_ms = duration * 1000 if duration is not None else None
+            row.status = state
+
+    # --- outbound: callbacks and campaigns -------------------------------------------------------
+
+    async def place_outbound(self, outbound: OutboundCall) -> None:
+        """Connector: ring the agent, then the customer. Runs in the background; failures go to
+        Acd.offer_failed."""
+        self._spawn(self._place_outbound(outbound), f"outbound {outbound.call_id}")
+
+    async def _place_outbound(self, outbound: OutboundCall) -> None:
+        caller_id = self.settings.twilio.caller_id
+        await self._ensure_outbound_call(outbound, caller_id)
+        leg_id = await self._open_agent_leg(outbound.call_id, outbound.agent_id, outbound.agent_endpoint)
+        call = LiveCall(sid="", call_id=outbound.call_id, caller_number=outbound.customer_number,
+                        direction="outbound", agent_id=outbound.agent_id, agent_leg_id=leg_id,
+                        acd_waiting=True)
+        response = twiml.dial_customer(
+            outbound.customer_number, caller_id=caller_id, ring_timeout_s=outbound.ring_timeout_s,
+            action_url=self.url(paths.OUTBOUND_DIAL, call=outbound.call_id, leg=leg_id),
+            recording_url=self.url(paths.RECORDING, leg=leg_id))
+        to = _dialable(outbound.agent_endpoint)
+        self.calls.add_pending(call)
+        try:
+            sid = await self.rest.create_call(
+                to=to, from_=caller_id, twiml=str(response), timeout_s=outbound.ring_timeout_s,
+                status_callback=self.url(paths.STATUS, call=outbound.call_id))
+        except RestError as exc:
+            self.calls.remove(call)
+            await self._close_leg(leg_id, "failed")
+            await self._offer_failed(Offer(outbound.call_id, outbound.agent_id, outbound.agent_endpoint,
+                                           outbound.ring_timeout_s, ""), "failed", str(exc))
+            return
+        self.calls.attach_sid(call, sid)
+        async with self.db.session() as s:
+            row = await s.get(Call, outbound.call_id)
+            if row is not None:
+                row.external_id = sid
+            leg = await s.get(CallLeg, leg_id)
+            if leg is not None:
+                leg.external_id = sid
+
+    async def _outbound_status(self, call: LiveCall, status: str) -> None:
+        """The agent's leg of an outbound call: answered → offer_answered; never answered → offer_failed."""
+        if self.acd is None or call.agent_id is None:
+            return
+        agent_id = call.agent_id
+        if status == "in-progress":
+
+            async def answered() -> str:
+                call.last_agent_id = agent_id
+                await self._mark_leg_answered(call.agent_leg_id)
+                await self.acd.offer_answered(call.call_id, agent_id)
+                return ""
+
+            await call.once("agent-answered", answered)
+        elif status in DIAL_FAILED and call.last_agent_id is None:
+
+            async def failed() -> str:
+                call.acd_waiting = False
+                await self.acd.offer_failed(call.call_id, agent_id, status)
+                return ""
+
+            await call.once("agent-failed", failed)
+
+    async def outbound_dial_done(self, call_id: str, leg_id: int, dial_status: str, duration_s: int | None) -> str:
+        """POST /twilio/outbound/dial: the customer's leg ended (or never answered)."""
+        call = self.calls.by_call_id(call_id)
+        async with self.db.session() as s:
+            row = await s.get(Call, call_id)
+            if row is not None and row.end_reason is None:
+                row.end_reason = f"customer-{dial_status}"
+        if call is not None:
+
+            async def step() -> str:
+                await self._close_leg(leg_id, "completed")
+                await self._end_in_acd(call, dial_status)
+                return str(twiml.hangup())
+
+            return await call.once("outbound-dial", step)
+        return str(twiml.hangup())
+
+    async def overflow(self, overflow: Overflow) -> None:
+        """Connector: the ACD moves a waiting caller elsewhere."""
+        call = self.calls.by_call_id(overflow.call_id)
+        if call is None:
+            log.warning("overflow for unknown call %s", overflow.call_id)
+            return
+        if overflow.kind == "queue":
+            call.queue = overflow.target  # the ACD requeued it; Twilio's queue name follows on the next <Enqueue>
+            return
+        self._spawn(self._overflow(call, overflow), f"overflow {overflow.call_id} → {overflow.kind}")
+
+    async def _overflow(self, call: LiveCall, overflow: Overflow) -> None:
+        if not await _first_of(call.in_queue.wait(), call.gone.wait()) or call.ended:
+            return
+        response = VoiceResponse()
+        if overflow.kind == "callback":
+            twiml.key_gather(response, [self._prompt(call, "callback_offer")],
+                             self.url(paths.QUEUE_KEY, turn=call.next_turn()), on_empty=False)
+            self._enqueue(call, response)
+        else:  # voicemail
+            call.acd_waiting = False
+            if self.acd is not None:
+                await self.acd.call_ended(call.call_id, "voicemail")
+            twiml.say(response, [self._prompt(call, "agent_unavailable")])
+            response.record(max_length=120, play_beep=True, recording_status_callback=self.url(
+                paths.RECORDING, call=call.call_id), recording_status_callback_method="POST")
+            response.hangup()
+        call.in_queue.clear()
+        try:
+            await self.rest.update_call(call.sid, twiml=str(response))
+        except RestError:
+            call.in_queue.set()
+            log.exception("call %s: overflow to %s failed", call.call_id, overflow.kind)
+
+    # --- database ------------------------------------------------------------------------------
+
+    async def _customer_of(self, call_id: str) -> int | None:
+        async with self.db.session() as s:
+            return await s.scalar(select(Call.customer_id).where(Call.id == call_id))
+
+    async def _open_caller_leg(self, call: LiveCall) -> None:
+        async with self.db.session() as s:
+            row = await s.get(Call, call.call_id)
+            if row is not None and row.answered_at is None:
+                row.answered_at = utcnow()  # Twilio answers an inbound call when it runs our TwiML
+            s.add(CallLeg(call_id=call.call_id, kind="caller", external_id=call.sid, endpoint=call.caller_number,
+                          answered_at=utcnow()))
+
+    async def _open_agent_leg(self, call_id: str, agent_id: int, endpoint: str) -> int:
+        async with self.db.session() as s:
+            leg = CallLeg(call_id=call_id, kind="agent", agent_id=agent_id, endpoint=endpoint)
+            s.add(leg)
+            await s.flush()
+            return leg.id
+
+    async def _mark_leg_answered(self, leg_id: int | None) -> None:
+        if leg_id is None:
+            return
+        async with self.db.session() as s:
+            leg = await s.get(CallLeg, leg_id)
+            if leg is not None and leg.answered_at is None:
+                leg.answered_at = utcnow()
+
+    async def _close_leg(self, leg_id: int, reason: str) -> None:
+        async with self.db.session() as s:
+            leg = await s.get(CallLeg, leg_id)
+            if leg is not None and leg.ended_at is None:
+                leg.ended_at = utcnow()
+                leg.end_reason = reason
+
+    async def _mark_answered(self, sid: str, call_id: str | None) -> None:
+        async with self.db.session() as s:
+            row = await self._find_call(s, sid, call_id)
+            if row is not None and row.answered_at is None:
+                row.answered_at = utcnow()
+                row.status = "in-progress"
+
+    async def _close_call(self, sid: str, call_id: str | None, status: str, duration_s: int | None) -> None:
+        async with self.db.session() as s:
+            row = await self._find_call(s, sid, call_id)
+            if row is None:
+                log.warning("status %s for unknown call (CallSid %s)", status, sid)
+                return
+            if row.ended_at is None:
+                row.ended_at = utcnow()
+            row.status = status
+            if row.duration_s is None:
+                row.duration_s = duration_s if duration_s is not None else _seconds(row.started_at, row.ended_at)
+            if row.end_reason is None:
+                row.end_reason = "hangup" if status == "completed" else status
+            legs = await s.scalars(select(CallLeg).where(CallLeg.call_id == row.id, CallLeg.ended_at.is_(None)))
+            for leg in legs:
+                leg.ended_at = row.ended_at
+                leg.end_reason = leg.end_reason or row.end_reason
+
+    @staticmethod
+    async def _find_call(s: Any, sid: str, call_id: str | None) -> Call | None:
+        if call_id:
+            return await s.get(Call, call_id)
+        return await s.scalar(select(Call).where(Call.external_id == sid, Call.channel == CHANNEL))
+
+    async def _ensure_outbound_call(self, outbound: OutboundCall, caller_id: str) -> None:
+        async with self.db.session() as s:
+            row = await s.get(Call, outbound.call_id)
+            if row is None:
+                row = Call(id=outbound.call_id, channel=CHANNEL, direction="outbound", caller_number=caller_id,
+                           dialled_number=outbound.customer_number, status="initiated")
+                s.add(row)
+            row.agent_id = outbound.agent_id
+            row.attributes = {**(row.attributes or {}), "purpose": outbound.purpose,
+                              "reference_id": outbound.reference_id}
+
+    # --- background work -----------------------------------------------------------------------
+
+    def _spawn(self, work: Awaitable[None], what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("twilio bridge: %s failed", what)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for background offers and outbound calls (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _first_of(*waits: Awaitable[Any]) -> bool:
+    """Wait for the first of several events; True when it was the first one."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return tasks[0] in done
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _dialable(endpoint: str) -> str:
+    """calls.create's To: client:NAME and sip: URIs are accepted as they are, numbers in E.164."""
+    if endpoint.startswith(("client:", "sip:", "sips:")) or (endpoint.startswith("+") and endpoint[1:].isdigit()):
+        return endpoint
+    raise ValueError(f"endpoint {endpoint!r} cannot be called through Twilio")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    if start.tzinfo is None and end.tzinfo is not None:
+        end = end.replace(tzinfo=None)
+    return max(0, int((end - start).total_seconds()))
+

@@ -1,0 +1,68 @@
+"""JSON API. Every list is paginated the same way: ?page=1&per_page=50 (max 200)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from hotline.db.models import Call
+from hotline.web.access import requires
+from hotline.web.keys import DB
+
+MAX_PER_PAGE = 200
+
+
+def _page_args(request: web.Request) -> tuple[int, int]:
+    try:
+        page = int(request.query.get("page", "1"))
+        per_page = int(request.query.get("per_page", "50"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="page and per_page must be whole numbers") from exc
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise web.HTTPBadRequest(text=f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
+    return page, per_page
+
+
+def call_summary(call: Call) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "channel": call.channel,
+        "direction": call.direction,
+        "caller_number": call.caller_number,
+        "dialled_number": call.dialled_number,
+        "customer_id": call.customer_id,
+        "verified": call.verified,
+        "language": call.language,
+        "status": call.status,
+        "started_at": call.started_at.isoformat(),
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "duration_s": call.duration_s,
+        "end_reason": call.end_reason,
+        "business_category": call.business_category,
+        "queue": call.queue,
+        "agent_id": call.agent_id,
+        "self_service_done": call.self_service_done,
+    }
+
+
+async def recent_calls(db: Any, page: int, per_page: int) -> dict[str, Any]:
+    async with db.session() as s:
+        total = await s.scalar(select(func.count()).select_from(Call))
+        rows = await s.scalars(
+            select(Call).order_by(Call.started_at.desc(), Call.id).offset((page - 1) * per_page).limit(per_page)
+        )
+        items = [call_summary(c) for c in rows]
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@requires("supervisor", "admin")
+async def list_calls(request: web.Request) -> web.Response:
+    page, per_page = _page_args(request)
+    return web.json_response(await recent_calls(request.app[DB], page, per_page))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/calls", list_calls)

@@ -1,0 +1,14 @@
+"""One shape for every JSON API error: {"error": {"code": ..., "message": ...}}."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid", 500: "internal_error",
+          503: "unavailable"}
+
+
+def json_error(status: int, message: str, code: str | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code or _CODES.get(status, "error"), "message": message}},
+                             status=status)

@@ -1,0 +1,56 @@
+"""Each role's landing page, and user administration."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hotline.db.models import User
+from hotline.users import UserError, add_user
+from hotline.web.access import ROLES, requires
+from hotline.web.api import recent_calls
+from hotline.web.keys import DB
+from hotline.web.middleware import current_user
+from hotline.web.render import render
+
+
+@requires("supervisor", "admin")
+async def supervisor_home(request: web.Request) -> web.Response:
+    return render("supervisor.html", request, {"calls": await recent_calls(request.app[DB], 1, 20)})
+
+
+@requires("qa", "admin")
+async def qa_home(request: web.Request) -> web.Response:
+    return render("qa.html", request)
+
+
+@requires("admin")
+async def admin_home(request: web.Request) -> web.Response:
+    return await _render_admin(request)
+
+
+async def _render_admin(request: web.Request, error: str = "", notice: str = "", status: int = 200) -> web.Response:
+    async with request.app[DB].session() as s:
+        users = list(await s.scalars(select(User).order_by(User.username)))
+    return render("admin.html", request, {"users": users, "roles": ROLES, "error": error, "notice": notice},
+                  status=status)
+
+
+@requires("admin")
+async def admin_add_user(request: web.Request) -> web.Response:
+    form = await request.post()
+    admin = current_user(request)
+    try:
+        user = await add_user(
+            request.app[DB], str(form.get("username", "")), str(form.get("password", "")),
+            str(form.get("role", "")), display_name=str(form.get("display_name", "")), actor=admin.username)
+    except UserError as exc:
+        return await _render_admin(request, error=str(exc), status=422)
+    return await _render_admin(request, notice=f"User {user.username} ({user.role}) created.")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/supervisor", supervisor_home)
+    app.router.add_get("/qa", qa_home)
+    app.router.add_get("/admin", admin_home)
+    app.router.add_post("/admin/users", admin_add_user)
