@@ -9,10 +9,15 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from acd.config import load_for
+from acd.service import Acd
 from hotline.db import Database
 from hotline.settings import Settings
+from hotline.telephony import asterisk, twilio
 from hotline.web import api, auth, health, pages
-from hotline.web.keys import DB, SETTINGS
+from hotline.web.health import READINESS_CHECKS
+from hotline.web.keys import ACD, DB, IVR, SETTINGS
+from ivr.service import IvrService
 from hotline.web.middleware import auth_middleware, error_middleware
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -37,4 +42,28 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     auth.setup(app)
     pages.setup(app)
     api.setup(app)
+    _setup_call_handling(app)
     return app
+
+
+def _setup_call_handling(app: web.Application) -> None:
+    """The ACD and the IVR, then the bridges that carry calls to them.
+
+    Order matters: the ACD starts before the bridges accept calls and stops after they have
+    hung up, so no routing fact is lost on shutdown."""
+    settings, db = app[SETTINGS], app[DB]
+    acd = Acd(load_for(settings), db, settings)
+    app[ACD] = acd
+    app[IVR] = IvrService(settings, db, is_open=acd.is_open)
+
+    async def start_acd(app: web.Application) -> None:
+        await app[ACD].start()
+
+    async def stop_acd(app: web.Application) -> None:
+        await app[ACD].stop()
+
+    app.on_startup.append(start_acd)
+    twilio.setup(app)
+    asterisk.setup(app)
+    app.on_cleanup.append(stop_acd)
+    app[READINESS_CHECKS].update({"twilio": twilio.status, "asterisk": asterisk.status})

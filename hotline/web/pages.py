@@ -19,6 +19,11 @@ async def supervisor_home(request: web.Request) -> web.Response:
     return render("supervisor.html", request, {"calls": await recent_calls(request.app[DB], 1, 20)})
 
 
+@requires("agent")
+async def agent_home(request: web.Request) -> web.Response:
+    return render("agent.html", request)
+
+
 @requires("qa", "admin")
 async def qa_home(request: web.Request) -> web.Response:
     return render("qa.html", request)
@@ -51,6 +56,7 @@ async def admin_add_user(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/supervisor", supervisor_home)
+    app.router.add_get("/agent", agent_home)
     app.router.add_get("/qa", qa_home)
     app.router.add_get("/admin", admin_home)
     app.router.add_post("/admin/users", admin_add_user)

@@ -61,6 +61,10 @@ class AgiChannel:
         except AgiHangup:
             self.hangup_reason = "closed"
             raise
+        except asyncio.CancelledError:
+            # The reply is still owed: this connection can no longer be kept in step.
+            self.hangup_reason = "closed"
+            raise
         if self._replies.hangup_seen and self.hangup_reason is None:
             self.hangup_reason = "caller"
         if reply.code == 511:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_LINE = 8192  # a reply or header line longer than this is garbage, not a protocol element
 MAX_HEADERS = 200
+DTMF_KEYS = "0123456789*#ABCD"
 
 _REPLY = re.compile(
     rb"^(?P<code>\d{3}) result=(?P<result>-?\d*)"
@@ -188,7 +189,10 @@ class Reply:
     def digit(self) -> str:
         """The key that interrupted STREAM FILE / WAIT FOR DIGIT; "" when none."""
         value = self.value
-        return chr(value) if value is not None and value > 0 else ""
+        if value is None or not 0 < value < 128:
+            return ""
+        key = chr(value)
+        return key if key in DTMF_KEYS else ""
 
 
 def parse_reply_line(line: bytes) -> Reply | None:

@@ -71,19 +71,22 @@ class AgiServer:
             self._server = None
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        # The call runs in its own task so that stop() can cancel it without cancelling asyncio's
+        # connection task (on 3.11 a cancelled connection task logs a spurious error).
+        call = asyncio.create_task(self._serve(reader, writer))
+        self._tasks.add(call)
         try:
-            await self._serve(reader, writer)
+            await call
         except asyncio.CancelledError:
-            raise
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we ourselves are being cancelled: let it through
         except Exception:
             log.exception("agi: connection failed")
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(call)
             writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -108,8 +108,10 @@ class AgiCallSession:
         acd: AcdLike | None,
         recorder: RecordingControl | None = None,
         options: SessionOptions | None = None,
+        close_record: Any = None,
     ) -> None:
         self.chan = channel
+        self.close_record = close_record  # async (call_id, reason): closes the Call row if still open
         self.ivr = ivr
         self.acd = acd
         self.recorder = recorder
@@ -177,6 +179,8 @@ class AgiCallSession:
         if self._in_acd and self.acd is not None:
             await self._quiet(self.acd.call_ended(self.call_id, reason))
         await self._quiet(self.ivr.hangup(self.call_id, reason))
+        if self.close_record is not None:
+            await self._quiet(self.close_record(self.call_id, reason))
         await self._quiet(self.chan.hangup())
 
     async def _quiet(self, awaitable: Any) -> None:
@@ -184,6 +188,8 @@ class AgiCallSession:
             await awaitable
         except (AgiHangup, AgiCommandError, ConnectionError):
             pass
+        except LookupError as exc:  # e.g. the IVR already forgot the call
+            log.debug("agi: call %s: cleanup: %r", self.call_id, exc)
         except Exception:
             log.exception("agi: call %s: cleanup step failed", self.call_id)
 
@@ -311,6 +317,8 @@ class AgiCallSession:
         slice_ms = max(1, int(opts.hold_slice_s * 1000))
         slices_per_announcement = max(1, round(opts.announce_every_s / opts.hold_slice_s))
         callback_offered = await self._announce(status)
+        if self.end_reason == "callback":
+            return
         await self.chan.set_music(True, opts.music_class)
         slices = 0
         while True:
@@ -382,6 +390,8 @@ class AgiCallSession:
             self._in_acd = True  # call_ended at the finish puts the agent into wrap-up
             self.end_reason = "completed"
             return True
+        if not status:
+            await self.chan.command("CHANNEL STATUS")  # no DIALSTATUS: is the caller still there?
         if self.chan.hung_up:
             raise AgiHangup(self.chan.hangup_reason or "caller")  # ACD hears call_ended, agent not blamed
         await self.acd.offer_failed(self.call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))

@@ -72,8 +72,12 @@ class _EverythingForgettable:
 class BufferedAmiProtocol(AMIProtocol):
     """Splits the byte stream into messages first, then decodes each one whole."""
 
+    def __init__(self, factory: Manager | None = None) -> None:
+        self._factory = factory
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self.factory = self._factory  # the base class resets it; events may arrive before we return
         self._buffer = bytearray()
         self._greeted = False
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -96,8 +100,12 @@ class BufferedAmiProtocol(AMIProtocol):
             raw = bytes(self._buffer[:end])
             del self._buffer[: end + 4]
             message = Message.from_line(raw.decode("utf-8", "replace").strip())
-            if message is not None:
+            if message is None:
+                continue
+            try:
                 self.handle_message(message)
+            except Exception:  # one odd message must not drop the connection (panoramisk would)
+                log.exception("ami: could not handle %s", message.get("Event") or message.get("Response"))
 
     def close(self) -> None:
         for action in list(self.responses.values()):
@@ -190,10 +198,10 @@ class AmiClient:
             self._protocol.close()
         self.logged_in.clear()
 
-    async def wait_logged_in(self, timeout: float | None = None) -> None:
+    async def wait_logged_in(self, timeout_s: float | None = None) -> None:
         """Wait until logged in. AmiAuthError if the PBX refused our secret, AmiNotConnected on timeout."""
         try:
-            async with asyncio.timeout(self.action_timeout_s if timeout is None else timeout):
+            async with asyncio.timeout(self.action_timeout_s if timeout_s is None else timeout_s):
                 while not self.logged_in.is_set():
                     if self.auth_failed:
                         raise AmiAuthError(self.last_error)
@@ -201,6 +209,12 @@ class AmiClient:
                     await self._state_changed.wait()
         except TimeoutError:
             raise AmiNotConnected(self.last_error or "AMI not connected") from None
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until `predicate()` holds, re-checked at every connection state change."""
+        while not predicate():
+            self._state_changed.clear()
+            await self._state_changed.wait()
 
     def on(self, pattern: str, handler: EventHandler) -> None:
         """Call `handler(message)` for events matching `pattern` (fnmatch, e.g. "Hangup", "Agent*")."""
@@ -257,13 +271,12 @@ class AmiClient:
 
     async def _connect_and_login(self) -> BufferedAmiProtocol:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self.action_timeout_s):
-            _, protocol = await loop.create_connection(BufferedAmiProtocol, self.host, self.port)
-        assert isinstance(protocol, BufferedAmiProtocol)
         mgr = self.manager
+        async with asyncio.timeout(self.action_timeout_s):
+            _, protocol = await loop.create_connection(lambda: BufferedAmiProtocol(mgr), self.host, self.port)
+        assert isinstance(protocol, BufferedAmiProtocol)
         mgr.loop = loop
         mgr.protocol = protocol
-        protocol.factory = mgr
         protocol.log = log
         protocol.encoding = mgr.encoding = "utf-8"
         mgr.responses = protocol.responses
@@ -289,7 +302,7 @@ class AmiClient:
         while True:
             await asyncio.sleep(self.ping_interval_s)
             try:
-                await self.action({"Action": "Ping"}, timeout=self.ping_timeout_s)
+                await self.action({"Action": "Ping"}, timeout_s=self.ping_timeout_s)
             except AmiTimeout:
                 log.warning("ami: no Pong within %.1f s; dropping the connection", self.ping_timeout_s)
                 if protocol.transport is not None:
@@ -332,11 +345,11 @@ class AmiClient:
     # --- actions ------------------------------------------------------------------------------------
 
     async def action(
-        self, fields: dict[str, Any], *, as_list: bool | None = False, timeout: float | None = None
+        self, fields: dict[str, Any], *, as_list: bool | None = False, timeout_s: float | None = None
     ) -> Any:
         """Send one action and return its reply: a Message, or a list of Messages for list actions
         (`as_list=True`) and async Originate. Raise AmiActionError / AmiTimeout / AmiNotConnected."""
-        timeout = self.action_timeout_s if timeout is None else timeout
+        timeout = self.action_timeout_s if timeout_s is None else timeout_s
         name = fields.get("Action", "?")
         if not self.logged_in.is_set():
             await self.wait_logged_in(timeout)
@@ -359,7 +372,10 @@ class AmiClient:
 
     async def list_action(self, fields: dict[str, Any], item_event: str) -> list[Message]:
         """A list action (EventList: start ... <X>Complete); return its item events."""
-        replies = await self.action(fields, as_list=True)
+        # as_list=None: panoramisk tells a list (EventList: start) from a refusal (Response: Error);
+        # with as_list=True a refusal would never resolve.
+        replies = await self.action(fields, as_list=None)
+        replies = replies if isinstance(replies, list) else [replies]
         return [m for m in replies if m.get("Event", "") == item_event]
 
     async def originate(
@@ -393,7 +409,8 @@ class AmiClient:
             fields["Account"] = account
         if variables:
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
-        replies = await self.action(fields, as_list=True, timeout=self.action_timeout_s + ring_timeout_s)
+        # as_list=None: "successfully queued" + OriginateResponse is a list, "Originate failed" is not.
+        replies = await self.action(fields, as_list=None, timeout_s=self.action_timeout_s + ring_timeout_s)
         result = replies[-1] if isinstance(replies, list) else replies
         if result.get("Event", "") == "OriginateResponse" and result.get("Response", "") != "Success":
             raise AmiActionError("Originate", f"{result.get('Response', 'Failure')} (reason {result.get('Reason', '?')})", result)

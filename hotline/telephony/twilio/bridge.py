@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -79,27 +79,30 @@ class TwilioBridge:
 
     async def incoming(self, incoming: Incoming) -> str:
         """POST /twilio/voice: a new call (or Twilio retrying the first webhook)."""
-        first: list[Any] = []
 
         async def start() -> LiveCall:
             turn = await self.ivr.start_call(CHANNEL, incoming.sid,
                                              CallStarted(caller_number=incoming.caller,
                                                          dialled_number=incoming.dialled))
-            call = LiveCall(sid=incoming.sid, call_id=turn.call_id, caller_number=incoming.caller)
+            call = LiveCall(sid=incoming.sid, call_id=turn.call_id, caller_number=incoming.caller,
+                            first_actions=list(turn.actions))
             self._remember_language(call)
             await self._open_caller_leg(call)
-            first.extend(turn.actions)
             return call
 
         call = await self.calls.start_once(incoming.sid, start)
-        return await call.once("voice", lambda: self._render(call, first))
+        return await call.once("voice", lambda: self._render(call, call.first_actions))
 
     async def gathered(self, call: LiveCall, turn: int, digits: str) -> str:
         """POST /twilio/gather?turn=N: the keys of one IVR gather (empty: the caller said nothing)."""
 
         async def step() -> str:
             event = Digits(digits) if digits else Timeout()
-            actions = await self.ivr.handle(call.call_id, event)
+            try:
+                actions = await self.ivr.handle(call.call_id, event)
+            except LookupError:  # ivr.service.UnknownCall: the IVR no longer has this call
+                log.warning("call %s: the IVR has no session for it; hanging up", call.call_id)
+                return str(twiml.hangup([self._prompt(call, "service_error")]))
             self._remember_language(call)
             return await self._render(call, actions)
 
@@ -135,10 +138,17 @@ class TwilioBridge:
         customer_id = await self._customer_of(call.call_id)
         call.queue = action.queue
         call.acd_waiting = True
-        await self.acd.enqueue(WaitingCall(
-            call_id=call.call_id, queue=action.queue, category=action.category, connector=CHANNEL,
-            skills=action.skills, priority=action.priority, customer_id=customer_id,
-            caller_number=call.caller_number))
+        try:
+            await self.acd.enqueue(WaitingCall(
+                call_id=call.call_id, queue=action.queue, category=action.category, connector=CHANNEL,
+                skills=action.skills, priority=action.priority, customer_id=customer_id,
+                caller_number=call.caller_number))
+        except Exception:  # noqa: BLE001 - the caller hears why instead of Twilio's "application error"
+            log.exception("call %s: the ACD refused the caller for queue %s", call.call_id, action.queue)
+            call.acd_waiting = False
+            twiml.say(response, [self._prompt(call, "agent_unavailable")])
+            response.hangup()
+            return
         self._enqueue(call, response)
 
     def _enqueue(self, call: LiveCall, response: VoiceResponse) -> None:
@@ -166,7 +176,11 @@ class TwilioBridge:
         async def step() -> str:
             if digits != "1" or self.acd is None:
                 return str(VoiceResponse())  # back to the hold loop
-            await self.acd.request_callback(call.call_id, call.caller_number)
+            try:
+                await self.acd.request_callback(call.call_id, call.caller_number)
+            except Exception:  # noqa: BLE001 - e.g. already being connected: keep holding
+                log.exception("call %s: callback request refused", call.call_id)
+                return str(VoiceResponse())
             call.acd_waiting = False  # the ACD turned the waiting call into a callback
             return str(twiml.hangup([self._prompt(call, "callback_confirmed")]))
 
@@ -183,32 +197,27 @@ class TwilioBridge:
     # --- offers to agents ------------------------------------------------------------------------
 
     async def offer(self, offer: Offer) -> None:
-        """Connector: ring an agent for a queued call. Runs in the background so the ACD's decision
-        never waits on Twilio; a failure is reported back with Acd.offer_failed."""
-        self._spawn(self._deliver_offer(offer), f"offer {offer.call_id} → agent {offer.agent_id}")
+        """Connector: ring an agent for a queued call by redirecting it to <Dial> through REST.
 
-    async def _deliver_offer(self, offer: Offer) -> None:
+        The ACD runs this as a background task; a failure raises (RestError, LookupError, ValueError)
+        and the ACD puts the caller back without blaming the agent."""
         call = self.calls.by_call_id(offer.call_id)
         if call is None or call.ended:
-            await self._offer_failed(offer, "failed", "the call is no longer on Twilio")
-            return
+            raise LookupError(f"offer for call {offer.call_id}: not a live Twilio call")
         # The caller must be executing <Enqueue> before we redirect: an offer decided while the
         # enqueueing webhook is still being answered would otherwise race with that answer.
         if not await _first_of(call.in_queue.wait(), call.gone.wait()) or call.ended:
-            await self._offer_failed(offer, "failed", "the caller hung up")
-            return
+            return  # hung up meanwhile: the ACD hears it through call_ended
         leg_id = await self._open_agent_leg(call.call_id, offer.agent_id, offer.endpoint)
-        turn = call.next_turn()
         try:
             response = twiml.dial_agent(
                 offer.endpoint, ring_timeout_s=offer.ring_timeout_s, record=offer.record,
-                action_url=self.url(paths.DIAL, turn=turn, agent=offer.agent_id, leg=leg_id),
+                action_url=self.url(paths.DIAL, turn=call.next_turn(), agent=offer.agent_id, leg=leg_id),
                 status_url=self.url(paths.DIAL_STATUS, agent=offer.agent_id, leg=leg_id),
                 recording_url=self.url(paths.RECORDING, leg=leg_id))
-        except ValueError as exc:
+        except ValueError:
             await self._close_leg(leg_id, "bad-endpoint")
-            await self._offer_failed(offer, "unavailable", str(exc))
-            return
+            raise
         call.in_queue.clear()
         call.agent_id, call.agent_leg_id = offer.agent_id, leg_id
         try:
@@ -217,12 +226,8 @@ class TwilioBridge:
             call.in_queue.set()  # Twilio never got the redirect: the caller is still holding
             call.agent_id = call.agent_leg_id = None
             await self._close_leg(leg_id, "failed")
-            await self._offer_failed(offer, "failed", str(exc))
-
-    async def _offer_failed(self, offer: Offer, reason: str, why: str) -> None:
-        log.error("offer of call %s to agent %s failed: %s", offer.call_id, offer.agent_id, why)
-        if self.acd is not None:
-            await self.acd.offer_failed(offer.call_id, offer.agent_id, reason)
+            log.error("call %s: could not ring agent %s: %s", call.call_id, offer.agent_id, exc)
+            raise
 
     async def dial_status(self, call: LiveCall, agent_id: int, leg_id: int, child_sid: str, status: str) -> None:
         """POST /twilio/dial/status: progress of the agent's leg; "in-progress" means the agent answered."""
@@ -240,7 +245,11 @@ class TwilioBridge:
                     row.agent_id = agent_id
             call.last_agent_id = agent_id
             if self.acd is not None:
-                await self.acd.offer_answered(call.call_id, agent_id)
+                try:
+                    await self.acd.offer_answered(call.call_id, agent_id)
+                except Exception:
+                    # Twilio has already bridged them: the call goes on, the ACD's view is off
+                    log.exception("call %s: the ACD refused the answer by agent %s", call.call_id, agent_id)
             return ""
 
         await call.once(f"answered:{leg_id}", answered)
@@ -274,7 +283,7 @@ class TwilioBridge:
             return False
         try:
             return bool(self.acd.queue_config(queue).post_call_survey)
-        except KeyError:
+        except Exception:  # noqa: BLE001 - an unknown queue has no survey
             return False
 
     # --- post-call survey ----------------------------------------------------------------------
@@ -325,8 +334,8 @@ class TwilioBridge:
             return
         if call is not None:
             await call.once("final", lambda: self._end_live(call, status, duration_s))
-        else:
-            await self._close_call(sid, call_id, status, duration_s)
+        else:  # not live (any more): a retried final status must not change a closed call
+            await self._close_call(sid, call_id, status, duration_s, only_if_open=True)
 
     async def _end_live(self, call: LiveCall, status: str, duration_s: int | None) -> str:
         call.ended = True
@@ -375,12 +384,10 @@ class TwilioBridge:
     # --- outbound: callbacks and campaigns -------------------------------------------------------
 
     async def place_outbound(self, outbound: OutboundCall) -> None:
-        """Connector: ring the agent, then the customer. Runs in the background; failures go to
-        Acd.offer_failed."""
-        self._spawn(self._place_outbound(outbound), f"outbound {outbound.call_id}")
-
-    async def _place_outbound(self, outbound: OutboundCall) -> None:
+        """Connector: ring the agent, then the customer (callbacks, campaign calls). The ACD runs
+        this as a background task; a failure raises and the ACD releases the agent."""
         caller_id = self.settings.twilio.caller_id
+        to = _dialable(outbound.agent_endpoint)
         await self._ensure_outbound_call(outbound, caller_id)
         leg_id = await self._open_agent_leg(outbound.call_id, outbound.agent_id, outbound.agent_endpoint)
         call = LiveCall(sid="", call_id=outbound.call_id, caller_number=outbound.customer_number,
@@ -390,7 +397,6 @@ class TwilioBridge:
             outbound.customer_number, caller_id=caller_id, ring_timeout_s=outbound.ring_timeout_s,
             action_url=self.url(paths.OUTBOUND_DIAL, call=outbound.call_id, leg=leg_id),
             recording_url=self.url(paths.RECORDING, leg=leg_id))
-        to = _dialable(outbound.agent_endpoint)
         self.calls.add_pending(call)
         try:
             sid = await self.rest.create_call(
@@ -399,9 +405,9 @@ class TwilioBridge:
         except RestError as exc:
             self.calls.remove(call)
             await self._close_leg(leg_id, "failed")
-            await self._offer_failed(Offer(outbound.call_id, outbound.agent_id, outbound.agent_endpoint,
-                                           outbound.ring_timeout_s, ""), "failed", str(exc))
-            return
+            await self._close_call("", outbound.call_id, "failed", None)
+            log.error("outbound call %s to agent %s failed: %s", outbound.call_id, outbound.agent_id, exc)
+            raise
         self.calls.attach_sid(call, sid)
         async with self.db.session() as s:
             row = await s.get(Call, outbound.call_id)
@@ -492,12 +498,16 @@ class TwilioBridge:
             return await s.scalar(select(Call.customer_id).where(Call.id == call_id))
 
     async def _open_caller_leg(self, call: LiveCall) -> None:
+        now = utcnow()
         async with self.db.session() as s:
-            row = await s.get(Call, call.call_id)
-            if row is not None and row.answered_at is None:
-                row.answered_at = utcnow()  # Twilio answers an inbound call when it runs our TwiML
+            # write first: on SQLite the transaction then takes the write lock at once instead of
+            # failing to upgrade a read snapshot under load
             s.add(CallLeg(call_id=call.call_id, kind="caller", external_id=call.sid, endpoint=call.caller_number,
-                          answered_at=utcnow()))
+                          started_at=now, answered_at=now))
+            await s.flush()
+            # Twilio answers an inbound call when it runs our first TwiML
+            await s.execute(update(Call).where(Call.id == call.call_id, Call.answered_at.is_(None))
+                            .values(answered_at=now))
 
     async def _open_agent_leg(self, call_id: str, agent_id: int, endpoint: str) -> int:
         async with self.db.session() as s:
@@ -528,17 +538,22 @@ class TwilioBridge:
                 row.answered_at = utcnow()
                 row.status = "in-progress"
 
-    async def _close_call(self, sid: str, call_id: str | None, status: str, duration_s: int | None) -> None:
+    async def _close_call(self, sid: str, call_id: str | None, status: str, duration_s: int | None, *,
+                          only_if_open: bool = False) -> None:
         async with self.db.session() as s:
             row = await self._find_call(s, sid, call_id)
             if row is None:
                 log.warning("status %s for unknown call (CallSid %s)", status, sid)
                 return
+            if only_if_open and row.ended_at is not None:
+                return
             if row.ended_at is None:
                 row.ended_at = utcnow()
             row.status = status
-            if row.duration_s is None:
-                row.duration_s = duration_s if duration_s is not None else _seconds(row.started_at, row.ended_at)
+            if duration_s is not None:
+                row.duration_s = duration_s  # Twilio's own count is the call's true length
+            elif row.duration_s is None:
+                row.duration_s = _seconds(row.started_at, row.ended_at)
             if row.end_reason is None:
                 row.end_reason = "hangup" if status == "completed" else status
             legs = await s.scalars(select(CallLeg).where(CallLeg.call_id == row.id, CallLeg.ended_at.is_(None)))

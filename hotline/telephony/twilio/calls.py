@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(eq=False)
@@ -25,6 +26,7 @@ class LiveCall:
     agent_leg_id: int | None = None
     last_agent_id: int | None = None  # the agent who talked to the caller (survey)
     survey_tries: int = 0
+    first_actions: list[Any] = field(default_factory=list)  # the IVR's first turn, until answered
     acd_waiting: bool = False  # the ACD holds this call (queued, ringing or talking)
     ended: bool = False
     in_queue: asyncio.Event = field(default_factory=asyncio.Event)  # Twilio is running our <Enqueue>

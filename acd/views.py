@@ -1,0 +1,73 @@
+"""What the ACD shows the outside world: live events and the supervisor's snapshot. Plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+AGENT_STATES = ("logged_out", "available", "reserved", "on_call", "wrap_up", "away")
+AWAY_REASONS = ("break", "meal", "training", "meeting", "missed_calls", "preview")
+
+
+@dataclass(frozen=True, slots=True)
+class AcdEvent:
+    """A live change for desktops and wallboards; the same facts go to the routing event log."""
+
+    kind: str  # enqueued | offered | answered | missed | abandoned | overflowed | transferred | ended |
+    #            wrap_up | state | reachable | callback_* | position
+    at: datetime
+    agent_id: int | None = None
+    call_id: str | None = None
+    queue: str | None = None
+    state: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    agent_id: int
+    name: str
+    endpoint: str
+    state: str
+    reason: str | None
+    since: datetime
+    reachable: bool
+    call_id: str | None
+    queue: str | None
+    missed_in_row: int
+    calls_today: int
+    pending: str | None  # a state asked for while the agent was busy, applied when the call is over
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingView:
+    call_id: str
+    queue: str
+    category: str
+    kind: str  # inbound | callback
+    state: str  # waiting | offered | dialing | retry_wait
+    priority: int
+    enqueued_at: datetime
+    waited_s: float
+    agent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    name: str
+    open: bool
+    waiting: int
+    callbacks: int
+    longest_wait_s: float
+    available_agents: int
+    staffed_agents: int
+    calls: tuple[WaitingView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AcdSnapshot:
+    at: datetime
+    agents: tuple[AgentView, ...]
+    queues: tuple[QueueView, ...]

@@ -1,0 +1,229 @@
+"""`hotline call`: a terminal softphone. Prints what the caller hears and sends the keys they press.
+
+By default it calls the running server exactly as Twilio would: webhooks to `public.url`, signed
+with `twilio.auth_token`, TwiML walked verb by verb (so it needs the same settings as the server,
+e.g. `hotline --config config/demo.yaml call`). `--local` instead drives the IVR in-process on the
+configured database (no server, no Twilio settings).
+
+Scripted: `hotline call --keys "1 1 6222020000000001# 147258# 2"`. Each space-separated group
+answers one question; a trailing `#` is the finish key of entries that end with `#`; a group `.`
+is silence (the question times out). When the keys run out the caller hangs up.
+Interactive (no --keys): type the keys and Enter; an empty line is silence; `q` or Ctrl-D hangs up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+import aiohttp
+
+from hotline.db import Database
+from hotline.settings import Settings
+from hotline.telephony.twilio.walker import HANGUP, GatherInfo, TwilioCaller, WebhookError
+from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
+from ivr.events import CallStarted, Digits, Timeout
+from ivr.service import IvrService
+
+DEMO_CALLER = "+8613800138000"  # 李伟, a demo customer (hotline/demo.py)
+HOTLINE_NUMBER = "95588"
+SILENCE = "."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", "--caller", dest="caller", default=DEMO_CALLER,
+                        help=f"caller ID to present (default: demo customer {DEMO_CALLER})")
+    parser.add_argument("--to", dest="dialled", default=HOTLINE_NUMBER, help="number dialled")
+    parser.add_argument("--language", choices=("zh-CN", "en-US"),
+                        help="skip the language menu (as a dialled number can)")
+    parser.add_argument("--keys", help='scripted keys, e.g. "1 1 6222020000000001# 147258# 2" ("." = silence)')
+    parser.add_argument("--audio", action="store_true",
+                        help="--local only: also print the sound files Asterisk would play")
+    parser.add_argument("--local", action="store_true",
+                        help="run the menus in-process instead of calling the running server")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.local:
+        return await call_server(args, settings, sys.stdout)
+    db = Database(settings.database.url)
+    try:
+        service = IvrService(settings, db)
+        phone = Softphone(service, sys.stdout, show_audio=args.audio)
+        keys = None if args.keys is None else iter(args.keys.split())
+        return await phone.call(args.caller, args.dialled, args.language, keys)
+    finally:
+        await db.dispose()
+
+
+class Softphone:
+    def __init__(self, service: IvrService, out: TextIO, *, show_audio: bool = False) -> None:
+        self.service = service
+        self.out = out
+        self.show_audio = show_audio
+
+    async def call(self, caller: str, dialled: str, language: str | None, keys: Iterator[str] | None) -> int:
+        """Place one call; `keys` None reads them from the terminal. Returns the exit status."""
+        turn = await self.service.start_call("softphone", f"softphone-{uuid.uuid4().hex[:12]}",
+                                             CallStarted(caller, dialled, language))
+        call_id = turn.call_id
+        self._print(f"[call {call_id} from {caller} to {dialled}]")
+        actions = turn.actions
+        try:
+            while True:
+                final = self._hear(actions)
+                if not isinstance(final, Gather):
+                    return 0
+                entry = await self._next_entry(final, keys)
+                if entry is None:
+                    self._print("[you hang up]")
+                    return 0
+                actions = await self.service.handle(call_id, entry)
+        finally:
+            await self.service.hangup(call_id, "caller")
+
+    def _hear(self, actions: Sequence[BridgeAction]) -> BridgeAction:
+        for action in actions:
+            if isinstance(action, SetAttribute):
+                self._print(f"  ({action.name} = {action.value})")
+            elif isinstance(action, Play | Gather | Hangup | Transfer):
+                self._say(action.prompts)
+        final = actions[-1]
+        if isinstance(final, Transfer):
+            skills = ", ".join(final.skills) or "-"
+            self._print(f"[transferred to an agent: queue {final.queue}, category {final.category}, "
+                        f"skills {skills}, priority {final.priority}]")
+        elif isinstance(final, Hangup):
+            self._print(f"[the hotline hangs up: {final.reason}]")
+        return final
+
+    def _say(self, prompts: Sequence[Prompt]) -> None:
+        for prompt in prompts:
+            self._print(f"  {prompt.text}")
+            if self.show_audio:
+                self._print(f"      ♪ {' '.join(prompt.audio)}")
+
+    async def _next_entry(self, gather: Gather, keys: Iterator[str] | None) -> Digits | Timeout | None:
+        hint = f"up to {gather.max_digits} keys" + (f", end with {gather.finish_on_key}" if gather.finish_on_key
+                                                     else "")
+        if keys is not None:
+            group = next(keys, None)
+            if group is None:
+                return None
+            self._print(f"> {_masked(group, gather)}")
+        else:
+            group = await asyncio.to_thread(self._ask, gather, hint)
+            if group is None:
+                return None
+        return parse_entry(group, gather)
+
+    def _ask(self, gather: Gather, hint: str) -> str | None:
+        hidden = gather.secure and sys.stdin.isatty()
+        label = f"keys ({hint}{', hidden' if hidden else ''})> "
+        try:
+            text = getpass.getpass(label) if hidden else input(label)
+        except EOFError:
+            return None
+        text = text.strip()
+        if text.lower() == "q":
+            return None
+        return text or SILENCE
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+
+def parse_entry(group: str, gather: Gather) -> Digits | Timeout:
+    """One group of keys as the bridge would report it: finish key removed, "." as silence."""
+    if group == SILENCE:
+        return Timeout()
+    if gather.finish_on_key and group.endswith(gather.finish_on_key):
+        group = group[: -len(gather.finish_on_key)]
+    return Digits(group)
+
+
+def _masked(group: str, gather: Gather) -> str:
+    if not gather.secure or group == SILENCE:
+        return group
+    finish = gather.finish_on_key if gather.finish_on_key and group.endswith(gather.finish_on_key) else ""
+    return "*" * (len(group) - len(finish)) + finish
+
+
+# --- calling the running server through its Twilio webhooks ------------------------------------
+
+
+async def call_server(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    token = settings.twilio.auth_token.get_secret_value()
+    if not token:
+        print("hotline call: twilio.auth_token is not set, and the server refuses unsigned webhooks.\n"
+              "Use the server's settings (e.g. `hotline --config config/demo.yaml call`), "
+              "or --local to run the menus in-process.", file=sys.stderr)
+        return 2
+    keys = _TerminalKeys(out, None if args.keys is None else args.keys.split())
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        caller = TwilioCaller(http, settings.public.url, token, from_=args.caller, to=args.dialled, keys=keys)
+        keys.caller = caller
+        print(f"[calling {settings.public.url} from {args.caller} to {args.dialled}]", file=out, flush=True)
+        try:
+            status = await caller.run()
+        except (aiohttp.ClientError, WebhookError, TimeoutError) as exc:
+            keys.flush()
+            print(f"hotline call: the server did not answer as Twilio expects: {exc}", file=sys.stderr)
+            return 1
+    keys.flush()
+    print(f"[call ended: {status}]", file=out, flush=True)
+    return 0
+
+
+class _TerminalKeys:
+    """A key source for TwilioCaller: prints what was heard since the last question, then takes the
+    next scripted group or asks the person at the terminal. Long entries are typed hidden."""
+
+    def __init__(self, out: TextIO, script: list[str] | None) -> None:
+        self.out = out
+        self.script = script
+        self.caller: TwilioCaller | None = None
+        self._printed = 0
+
+    def flush(self) -> None:
+        heard = self.caller.heard if self.caller else []
+        for item in heard[self._printed:]:
+            print(f"  {item.text}" if item.verb == "say" else f"  [{item.verb} {item.text}]", file=self.out,
+                  flush=True)
+        self._printed = len(heard)
+
+    async def __call__(self, gather: GatherInfo) -> str | None:
+        self.flush()
+        if gather.on_hold and self.script is not None:
+            return None  # scripted callers keep holding
+        if self.script is not None:
+            if not self.script:
+                print("[you hang up]", file=self.out, flush=True)
+                return HANGUP
+            group = self.script.pop(0)
+            shown = group if len(group) <= 2 else "*" * len(group.rstrip("#")) + "#" * group.endswith("#")
+            print(f"> {shown}", file=self.out, flush=True)
+            return None if group == SILENCE else group
+        entry = await asyncio.to_thread(self._ask, gather)
+        if entry is None:
+            print("[you hang up]", file=self.out, flush=True)
+            return HANGUP
+        return None if entry == SILENCE else entry
+
+    def _ask(self, gather: GatherInfo) -> str | None:
+        long_entry = gather.num_digits is None or gather.num_digits > 2
+        hidden = long_entry and sys.stdin.isatty()
+        label = "keys (end with #, hidden)> " if hidden else "keys> "
+        try:
+            text = getpass.getpass(label) if hidden else input(label)
+        except EOFError:
+            return None
+        text = text.strip()
+        if text.lower() == "q":
+            return None
+        return text or SILENCE

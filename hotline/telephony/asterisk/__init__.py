@@ -1,0 +1,59 @@
+"""Asterisk bridge: FastAGI call driver and AMI client (see docs/asterisk.md).
+
+    from hotline.telephony import asterisk
+    asterisk.setup(app)          # starts/stops the FastAGI listener and the AMI client with the app
+    asterisk.status(app)         # {"asterisk_agi": True, "asterisk_ami": True} for /readyz
+    asterisk.agi_port(app)       # the listener's bound port (HOTLINE_AGI_PORT=0 in tests)
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hotline.telephony.asterisk.bridge import AsteriskBridge
+from hotline.web.keys import ACD, DB, IVR, SETTINGS
+
+BRIDGE = web.AppKey("asterisk_bridge", AsteriskBridge)
+
+__all__ = ["BRIDGE", "AsteriskBridge", "agi_port", "setup", "status"]
+
+
+def setup(app: web.Application) -> None:
+    """Register start/stop of the bridge on the app (reads SETTINGS, DB, IVR and, if set, ACD)."""
+
+    async def start(app: web.Application) -> None:
+        settings = app[SETTINGS]
+        if not settings.agi.enabled and not settings.ami.enabled:
+            return
+        bridge = AsteriskBridge(settings, app[DB], app[IVR], app.get(ACD))
+        app[BRIDGE] = bridge
+        await bridge.start()
+
+    async def stop(app: web.Application) -> None:
+        bridge = app.get(BRIDGE)
+        if bridge is not None:
+            await bridge.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
+def status(app: web.Application) -> dict[str, bool]:
+    """Readiness of what is enabled: the FastAGI listener is up, the AMI client is logged in."""
+    bridge = app.get(BRIDGE)
+    if bridge is None:
+        settings = app.get(SETTINGS)
+        if settings is None:
+            return {}
+        result: dict[str, bool] = {}
+        if settings.agi.enabled:
+            result["asterisk_agi"] = False
+        if settings.ami.enabled:
+            result["asterisk_ami"] = False
+        return result
+    return bridge.status()
+
+
+def agi_port(app: web.Application) -> int | None:
+    bridge = app.get(BRIDGE)
+    return bridge.agi.port if bridge is not None and bridge.agi is not None else None

@@ -1,0 +1,106 @@
+// The supervisor's live view: agents and queues from /ws/live snapshots, and forcing an agent's state.
+"use strict";
+
+(() => {
+  const { api, connect, show, el } = Hotline;
+  const tid = (name) => document.querySelector(`[data-testid="${name}"]`);
+  const fail = (err) => { show(tid("sup-notice"), ""); show(tid("sup-error"), err.message || String(err)); };
+  const ok = (text) => { show(tid("sup-error"), ""); show(tid("sup-notice"), text); };
+  let lastQueues = [];
+  let receivedAt = Date.now();
+
+  const seconds = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
+  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "");
+
+  function forceControl(agent) {
+    const form = el("form", null, { class: "force", "data-testid": `force-${agent.agent_id}` });
+    const select = el("select", null, { name: "target", "aria-label": `new state for ${agent.name}` });
+    select.innerHTML = document.getElementById("force-options").innerHTML;
+    form.append(select, el("button", "Set", { type: "submit", class: "secondary" }));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const [state, reason] = select.value.split(":");
+      try {
+        const data = await api("POST", `/api/supervision/agents/${agent.agent_id}/state`, { state, reason });
+        const a = data.agent;
+        ok(a.pending ? `${a.name} will be ${a.pending} after the current call.` : `${a.name} is now ${a.state}.`);
+      } catch (err) { fail(err); }
+    });
+    return form;
+  }
+
+  function renderAgents(agents) {
+    const body = tid("agents").querySelector("tbody");
+    const focused = document.activeElement && document.activeElement.closest("form.force");
+    const keep = focused ? focused.closest("tr").dataset.agentId : null;
+    body.replaceChildren(...agents.map((a) => {
+      if (keep === String(a.agent_id)) {  // do not pull the control away from a supervisor using it
+        const old = focused.closest("tr");
+        old.replaceChildren(...rowCells(a, focused));
+        old.className = a.reason === "missed_calls" ? "missed" : "";
+        return old;
+      }
+      const tr = el("tr", null, { "data-agent-id": a.agent_id });
+      if (a.reason === "missed_calls") tr.className = "missed";
+      tr.append(...rowCells(a, forceControl(a)));
+      return tr;
+    }));
+  }
+
+  function rowCells(a, control) {
+    let state = a.state + (a.reason ? ` (${a.reason.replace("_", " ")})` : "");
+    if (a.pending) state += ` → ${a.pending} after call`;
+    if (!a.reachable) state += " · phone unreachable";
+    const stateCell = el("td", state, { class: "agent-state", "data-state": a.state });
+    const action = el("td");
+    action.append(control);
+    return [el("td", a.name), stateCell, el("td", clock(a.since)), el("td", a.queue || ""),
+            el("td", a.calls_today), el("td", a.missed_in_row), action];
+  }
+
+  function renderQueues(queues) {
+    lastQueues = queues;
+    receivedAt = Date.now();
+    const body = tid("queues").querySelector("tbody");
+    body.replaceChildren(...queues.map((q) => {
+      const tr = el("tr", null, { "data-queue": q.name });
+      tr.append(el("td", q.name), el("td", q.open ? "open" : "closed"), el("td", q.waiting, { class: "waiting" }),
+                el("td", seconds(q.longest_wait_s), { class: "longest" }), el("td", q.callbacks),
+                el("td", `${q.available_agents} / ${q.staffed_agents}`));
+      return tr;
+    }));
+  }
+
+  // waits keep growing between snapshots: tick them locally every second
+  setInterval(() => {
+    const extra = (Date.now() - receivedAt) / 1000;
+    lastQueues.forEach((q) => {
+      const cell = document.querySelector(`[data-testid="queues"] tr[data-queue="${CSS.escape(q.name)}"] .longest`);
+      if (cell && q.waiting > 0) cell.textContent = seconds(q.longest_wait_s + extra);
+    });
+  }, 1000);
+
+  const ACTIVITY_KEPT = 15;
+  let agentNames = {};
+
+  function logEvent(event) {
+    if (event.kind === "position") return;
+    const who = event.agent_id ? agentNames[event.agent_id] || `agent ${event.agent_id}` : "";
+    const parts = [clock(event.at), event.kind.replace("_", " "), who, event.state || "",
+                   event.reason ? `(${event.reason.replace("_", " ")})` : "", event.queue ? `· ${event.queue}` : ""];
+    const list = tid("activity");
+    list.prepend(el("li", parts.filter(Boolean).join(" ")));
+    while (list.children.length > ACTIVITY_KEPT) list.lastChild.remove();
+  }
+
+  connect((message) => {
+    if (message.type === "event") {
+      logEvent(message.event);
+      return;
+    }
+    if (message.type !== "snapshot") return;
+    agentNames = Object.fromEntries(message.snapshot.agents.map((a) => [a.agent_id, a.name]));
+    renderAgents(message.snapshot.agents);
+    renderQueues(message.snapshot.queues);
+  }, (up) => { tid("live-status").textContent = up ? "live" : "reconnecting…"; });
+})();

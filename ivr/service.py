@@ -1,0 +1,217 @@
+"""The IVR as the bridges see it: calls in, bridge actions out, the caller's path stored.
+
+Runs the engine, carries out its `RunOperation`s against the BankingBackend (feeding the outcome
+back until the engine waits for the caller again), and writes the call and its path to the
+database after every turn. Sessions live in memory, one per call; events for one call are handled
+one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from hotline.db import Database, utcnow
+from hotline.db.models import Call, IvrStep
+from hotline.settings import Settings
+from ivr.actions import Action, BridgeAction, Gather, Hangup, RunOperation, Transfer
+from ivr.banking.ports import BankingBackend
+from ivr.banking.sql import SqlBankingBackend
+from ivr.engine import BRIDGE_PROMPTS, ENGINE_PROMPTS, Engine
+from ivr.events import CallStarted, Digits, Event, HungUp, OperationResult, Timeout
+from ivr.menus import load_menus
+from ivr.prompts import PromptBook, load_prompts
+from ivr.session import Session
+
+log = logging.getLogger(__name__)
+
+_FINAL = (Gather, Transfer, Hangup)
+
+
+class UnknownCall(LookupError):
+    """No IVR session for this call id: never started here, or already over."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    call_id: str
+    actions: list[BridgeAction]
+
+
+class IvrService:
+    def __init__(self, settings: Settings, db: Database, *, backend: BankingBackend | None = None,
+                 is_open: Callable[[str, datetime], bool] | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        prompts_path = settings.config_path(settings.ivr.prompts)
+        self.prompts: PromptBook = load_prompts(prompts_path)
+        self.menus = load_menus(settings.config_path(settings.ivr.menus), self.prompts,
+                                ENGINE_PROMPTS | BRIDGE_PROMPTS)
+        self.settings = settings
+        self.db = db
+        self.backend: BankingBackend = backend or SqlBankingBackend(db, settings, clock=clock)
+        self.engine = Engine(self.menus, self.prompts, settings.ivr, is_open=is_open, clock=clock)
+        self._clock = clock
+        self._sessions: dict[str, Session] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._stored: dict[str, int] = {}  # path steps already written, per call
+
+    # --- the API the bridges call -----------------------------------------------------------------
+
+    async def start_call(self, channel: str, external_id: str, event: CallStarted) -> Turn:
+        call_id = str(uuid.uuid4())
+        async with self.db.session() as s:
+            s.add(Call(id=call_id, channel=channel, external_id=external_id or None, direction="inbound",
+                       caller_number=event.caller_number, dialled_number=event.dialled_number,
+                       language=event.language or self.settings.ivr.default_language,
+                       started_at=self._clock(), answered_at=self._clock(), attributes={}))
+        session = self.engine.new_session(call_id)
+        self._sessions[call_id] = session
+        self._locks[call_id] = asyncio.Lock()
+        self._stored[call_id] = 0
+        async with self._locks[call_id]:
+            actions = await self._turn(session, event)
+        return Turn(call_id, actions)
+
+    async def handle(self, call_id: str, event: Digits | Timeout) -> list[BridgeAction]:
+        session = self._session(call_id)
+        async with self._locks[call_id]:
+            if call_id not in self._sessions:  # hung up while we waited for the lock
+                raise UnknownCall(call_id)
+            return await self._turn(session, event)
+
+    async def hangup(self, call_id: str, reason: str) -> None:
+        """The caller is gone. Nothing half-done remains: every operation is one transaction and
+        a flow stores nothing before its last step. Safe to call twice or after a transfer."""
+        lock = self._locks.get(call_id)
+        if lock is None:
+            if not await self._known(call_id):
+                raise UnknownCall(call_id)
+            return
+        async with lock:
+            session = self._sessions.pop(call_id, None)
+            if session is None:
+                return
+            try:
+                self.engine.step(session, HungUp(reason))
+                await self._store(session, final=True)
+            finally:
+                self._locks.pop(call_id, None)
+                self._stored.pop(call_id, None)
+
+    def language(self, call_id: str) -> str:
+        return self._session(call_id).language
+
+    def session(self, call_id: str) -> Session:
+        """The live session (for the agent's screen pop and tests)."""
+        return self._session(call_id)
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _session(self, call_id: str) -> Session:
+        try:
+            return self._sessions[call_id]
+        except KeyError:
+            raise UnknownCall(call_id) from None
+
+    async def _known(self, call_id: str) -> bool:
+        async with self.db.session() as s:
+            return bool(await s.scalar(select(func.count()).select_from(Call).where(Call.id == call_id)))
+
+    async def _turn(self, session: Session, event: Event) -> list[BridgeAction]:
+        out: list[BridgeAction] = []
+        pending: list[Action] = self.engine.step(session, event)
+        while pending:
+            action = pending.pop(0)
+            if isinstance(action, RunOperation):
+                result = await self._operate(session, action)
+                pending = self.engine.step(session, result) + pending
+                continue
+            out.append(action)
+        if not out or not isinstance(out[-1], _FINAL):
+            raise RuntimeError(f"IVR turn for call {session.call_id} did not end in Gather/Transfer/Hangup")
+        # after a Transfer or Hangup the session stays until the bridge reports the hang-up, so
+        # `language()` still answers for queue announcements and the survey
+        await self._store(session, final=False)
+        return out
+
+    async def _operate(self, session: Session, action: RunOperation) -> OperationResult:
+        name, params = action.operation, action.params
+        try:
+            data = await self._call_backend(session, name, params)
+        except Exception:  # noqa: BLE001 - any backend failure becomes the caller's "sorry" prompt
+            # params hold PINs and card numbers: log the operation name only
+            log.exception("IVR operation %s failed for call %s", name, session.call_id)
+            return OperationResult(name, "error")
+        outcome = data.pop("outcome", "ok")
+        return OperationResult(name, outcome, data)
+
+    async def _call_backend(self, session: Session, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        b, call_id = self.backend, session.call_id
+        if name == "identify":
+            return {"customer": await b.identify(params["caller_number"])}
+        if name == "verify":
+            return _fields(await b.verify(params["number"], params["pin"], call_id=call_id))
+        if name == "accounts":
+            return {"accounts": await b.accounts(params["customer_id"])}
+        if name == "billers":
+            return {"billers": await b.billers(params["customer_id"])}
+        if name == "report_loss":
+            return _fields(await b.report_loss(params["customer_id"], params["last4"], call_id=call_id))
+        if name == "change_pin":
+            return _fields(await b.change_pin(params["card_id"], params["old_pin"], params["new_pin"],
+                                              call_id=call_id))
+        if name == "transfer":
+            return _fields(await b.transfer(params["customer_id"], params["from_account_id"],
+                                            params["to_account_id"], params["amount_fen"],
+                                            params["idempotency_key"], call_id=call_id))
+        if name == "pay_bill":
+            return _fields(await b.pay_bill(params["customer_id"], params["biller_id"], params["from_account_id"],
+                                            params["amount_fen"], params["idempotency_key"], call_id=call_id))
+        raise ValueError(f"unknown IVR operation {name!r}")
+
+    async def _store(self, session: Session, *, final: bool) -> None:
+        """Write the new path steps and what the IVR learnt about the call, in one transaction."""
+        call_id = session.call_id
+        first = self._stored[call_id]
+        steps = session.path
+        values: dict[str, Any] = {
+            "customer_id": session.customer.id if session.customer else None,
+            "verified": session.verified,
+            "language": session.language,
+            "business_category": session.category if session.transferred else session.business,
+            "self_service_done": session.contained,
+        }
+        if session.transferred:
+            values["queue"] = session.queue
+        async with self.db.session() as s:
+            for offset, step in enumerate(steps):
+                s.add(IvrStep(call_id=call_id, seq=first + offset + 1, at=self._clock(), node=step.node[:64],
+                              kind=step.kind, detail=step.detail[:200], outcome=step.outcome[:64]))
+            if final and not session.transferred:
+                # after a transfer the call goes on with an agent: its end is the ACD's to record
+                call = await s.get_one(Call, call_id)
+                if call.ended_at is None:
+                    ended = self._clock()
+                    values.update(status="completed", ended_at=ended, end_reason=session.end_reason[:64],
+                                  duration_s=max(0, int((ended - _aware(call.started_at)).total_seconds())))
+            await s.execute(update(Call).where(Call.id == call_id).values(**values))
+        self._stored[call_id] = first + len(steps)
+        steps.clear()
+
+
+def _fields(result: Any) -> dict[str, Any]:
+    """A backend result dataclass as OperationResult data (outcome included, popped by the caller)."""
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,112 @@
+"""The full menu tree over FastAGI with the real IvrService and Acd on the demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from sqlalchemy import select, update
+
+from acd.clock import ManualClock
+from acd.service import Acd
+from hotline.db.models import Agent, AuditLog, Call, Card, IvrStep
+from hotline.telephony.asterisk.bridge import AsteriskBridge
+from ivr.service import IvrService
+from tests.asterisk.conftest import FAST
+from tests.asterisk.test_agi_faults import no_errors
+from tests.standins.asterisk import FakeAgiCall
+
+CARD, PIN = "6222020000000001", "147258"
+
+
+@pytest.fixture
+async def stack(settings, demo_db):
+    async with demo_db.session() as s:
+        await s.execute(update(Agent).where(Agent.name.like("Wang%")).values(endpoint="PJSIP/agent1"))
+        await s.execute(update(Agent).where(Agent.name.like("Zhang%")).values(endpoint="PJSIP/agent2"))
+    ivr = IvrService(settings, demo_db)
+    acd = await Acd.load(demo_db, settings, clock=ManualClock())
+    bridge = AsteriskBridge(settings, demo_db, ivr, acd, options=FAST)
+    await bridge.start()
+    yield bridge, ivr, acd
+    await bridge.stop()
+    await acd.stop()
+
+
+async def the_call(db, uniqueid: str = "1795353419.13") -> Call:
+    async with db.session() as s:
+        return (await s.execute(select(Call).where(Call.external_id == uniqueid))).scalar_one()
+
+
+async def test_balance_check_in_english(stack, demo_db, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="hotline")
+    caplog.set_level(logging.DEBUG, logger="ivr")
+    bridge, ivr, acd = stack
+    phone = FakeAgiCall(bridge.agi.port, keys=["2", "1", f"{CARD}#", f"{PIN}#", "2"])
+    await asyncio.wait_for(phone.run(), 30)
+    assert "GET DATA hotline/en-US/enter_card 10000 20" in phone.commands
+    assert "GET DATA hotline/en-US/enter_pin 10000 7" in phone.commands
+    assert 'STREAM FILE hotline/en-US/num/twelve "0123456789*#"' in phone.commands  # 12,345.67 read out
+    assert phone.commands[-2:] == ['STREAM FILE hotline/en-US/goodbye ""', "HANGUP"]
+    assert phone.variables["HOTLINE_LANGUAGE"] == "en-US"
+    call = await the_call(demo_db)
+    assert (call.channel, call.caller_number, call.dialled_number, call.verified) == ("asterisk", "13800138000", "95588", True)
+    assert call.ended_at is not None and call.customer_id is not None
+    async with demo_db.session() as s:
+        details = [step.detail for step in (await s.execute(select(IvrStep).where(IvrStep.call_id == call.id))).scalars()]
+    assert not any(PIN in d for d in details)
+    assert PIN not in caplog.text and CARD not in caplog.text
+    no_errors(caplog)
+
+
+async def test_pin_lockout_after_three_wrong_pins(stack, demo_db, settings) -> None:
+    bridge, ivr, acd = stack
+    phone = FakeAgiCall(bridge.agi.port, keys=["2", "1", f"{CARD}#", "111111#", "222222#", "333333#"])
+    runner = asyncio.create_task(phone.run())
+    await phone.wait_for("STREAM FILE hotline/en-US/pin_locked")
+    phone.hang_up()
+    await asyncio.wait_for(runner, 30)
+    async with demo_db.session() as s:
+        locked = [c.phone_banking_locked for c in (await s.execute(select(Card))).scalars()]
+        audits = [a.action for a in (await s.execute(select(AuditLog))).scalars()]
+    assert True in locked
+    assert any("lock" in a for a in audits)
+    assert any("pin_locked" in c for c in phone.commands)
+    assert (await the_call(demo_db)).ended_at is not None
+
+
+async def test_transfer_to_an_agent_through_the_real_acd(stack, demo_db) -> None:
+    bridge, ivr, acd = stack
+    agent_id = acd.agent_by_endpoint("PJSIP/agent1")
+    await acd.login(agent_id)
+    await acd.set_state(acd.agent_by_endpoint("PJSIP/agent2"), "logged_out")
+    phone = FakeAgiCall(bridge.agi.port, keys=["2", "0"], dial_statuses=["ANSWER"])
+    await asyncio.wait_for(phone.run(), 30)
+    await acd.drain()
+    assert 'EXEC Dial "PJSIP/agent1,20"' in phone.commands
+    states = {a.agent_id: a.state for a in acd.snapshot().agents}
+    assert states[agent_id] == "wrap_up"
+    call = await the_call(demo_db)
+    assert call.ended_at is not None and call.queue == "general"
+    acd.check_invariants()
+
+
+@pytest.mark.parametrize("step", ["STREAM FILE hotline/en-US/transfer_hold", "WAIT FOR DIGIT 250", "EXEC Dial",
+                                  "GET VARIABLE DIALSTATUS"])
+async def test_hangup_at_each_transfer_step_leaves_the_acd_consistent(stack, demo_db, step) -> None:
+    bridge, ivr, acd = stack
+    agent_id = acd.agent_by_endpoint("PJSIP/agent1")
+    if step != "WAIT FOR DIGIT 250":
+        await acd.login(agent_id)  # with nobody logged in the caller waits on hold
+    phone = FakeAgiCall(bridge.agi.port, keys=["2", "0"], hangup_on=step, dial_statuses=["NOANSWER"])
+    await asyncio.wait_for(phone.run(), 30)
+    await acd.drain()
+    acd.check_invariants()
+    snapshot = acd.snapshot()
+    assert all(q.waiting == 0 for q in snapshot.queues)
+    assert {a.state for a in snapshot.agents if a.agent_id == agent_id} <= {"available", "logged_out"}
+    await asyncio.wait_for(bridge.wait_idle(), 10)
+    assert bridge.sessions == {}
+    call = await the_call(demo_db)
+    assert call.ended_at is not None

@@ -1,0 +1,80 @@
+"""`hotline call`: the scripted softphone checks a demo customer's balance, as the README shows."""
+
+import argparse
+import io
+
+import pytest
+from sqlalchemy import select
+
+from hotline import softphone
+from hotline.db import Database
+from hotline.db.models import Call
+from hotline.settings import Settings
+from ivr.actions import Gather
+from ivr.events import Digits, Timeout
+from ivr.service import IvrService
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    softphone.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+async def test_scripted_balance_check(settings: Settings, demo_db: Database,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(["--keys", "1 1 6222020000000001# 147258# 2"])
+    assert await softphone.run(args, settings) == 0
+    out = capsys.readouterr().out
+    assert "李先生，您好。" in out
+    assert "您尾号零零零一的储蓄账户可用余额为一万二千三百四十五元六角七分。" in out
+    assert "您尾号零零零二的活期结算账户可用余额为一千零五元。" in out
+    assert "> ****************#" in out and "> ******#" in out
+    assert "6222020000000001" not in out and "147258" not in out
+    assert out.rstrip().endswith("[the hotline hangs up: completed]")
+    async with demo_db.session() as s:
+        call = await s.scalar(select(Call))
+    assert (call.channel, call.self_service_done, call.status) == ("softphone", True, "completed")
+
+
+async def test_english_silence_and_audio(settings: Settings, demo_db: Database) -> None:
+    out = io.StringIO()
+    phone = softphone.Softphone(IvrService(settings, demo_db), out, show_audio=True)
+    status = await phone.call("+8613111111111", "95588", "en-US", iter([".", "5"]))
+    text = out.getvalue()
+    assert status == 0
+    assert text.count("For your balance, press 1.") == 2  # silence: the menu again
+    assert "♪ hotline/en-US/main_menu" in text
+    assert "Hello," not in text  # an unknown caller
+    assert "[transferred to an agent: queue complaints, category complaint, skills complaints, priority 0]" in text
+
+
+async def test_keys_running_out_hangs_up(settings: Settings, demo_db: Database) -> None:
+    out = io.StringIO()
+    phone = softphone.Softphone(IvrService(settings, demo_db), out)
+    assert await phone.call("+8613800138000", "95588", None, iter(["1"])) == 0
+    assert out.getvalue().rstrip().endswith("[you hang up]")
+    async with demo_db.session() as s:
+        call = await s.scalar(select(Call))
+    assert call.end_reason == "hangup:caller"
+
+
+def test_entries_as_a_bridge_reports_them() -> None:
+    entry = Gather(prompts=(), max_digits=7, finish_on_key="#", secure=True)
+    menu = Gather(prompts=(), max_digits=1, finish_on_key="")
+    assert softphone.parse_entry("147258#", entry) == Digits("147258")
+    assert softphone.parse_entry("#", entry) == Digits("")  # what a real Asterisk reports
+    assert softphone.parse_entry("#", menu) == Digits("#")  # "back"
+    assert softphone.parse_entry(".", menu) == Timeout()
+
+
+async def test_interactive_keys_from_the_terminal(settings: Settings, demo_db: Database,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # an empty line is silence; q hangs up
+    monkeypatch.setattr("sys.stdin", io.StringIO("2\n1\n6222020000000001#\n147258#\n\nq\n"))
+    assert await softphone.run(parse(["--from", "+8613800138000"]), settings) == 0
+    out = capsys.readouterr().out
+    assert out.count("Your savings account ending zero zero zero one has an available balance of twelve "
+                     "thousand three hundred forty-five yuan sixty-seven.") == 2
+    assert out.rstrip().endswith("[you hang up]")

@@ -1,0 +1,38 @@
+"""The bridge inside the real application factory (auth and error middlewares, readiness)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from hotline.app import create_app
+from hotline.db import Database
+from hotline.db.models import Call
+from hotline.settings import Settings
+from tests.standins.twilio import TwilioStandIn
+from tests.twilio.harness import PUBLIC_URL, twilio_settings
+
+
+async def test_a_call_through_create_app(settings: Settings, demo_db: Database, aiohttp_server: Any) -> None:
+    stand_in = TwilioStandIn(public_url=PUBLIC_URL)
+    try:
+        app_settings = twilio_settings(settings, await stand_in.start())
+        server = await aiohttp_server(create_app(app_settings, demo_db))
+        stand_in.target_url = str(server.make_url("")).rstrip("/")
+        caller = await stand_in.call(["1", "1", "6222020000000001#", "147258#", "2"])
+        async with aiohttp.ClientSession() as http:
+            async with http.post(stand_in.target_url + "/twilio/voice", data={"CallSid": "x"}) as refused:
+                assert refused.status == 403
+            async with http.get(stand_in.target_url + "/readyz") as ready:
+                checks = (await ready.json())["checks"]
+    finally:
+        await stand_in.close()
+
+    assert caller.final_status == "completed"
+    assert "/twilio/gather" in caller.paths()
+    assert checks["twilio.twilio_rest"] is True
+    async with demo_db.session() as s:
+        call = await s.scalar(select(Call).where(Call.external_id == caller.sid))
+    assert call.verified and call.status == "completed"
