@@ -63,7 +63,8 @@ class Profile:
     requirements: dict[str, int]
     strategy: Strategy
     calls: list[tuple[tuple[int, float, int], str]] = field(default_factory=list)  # (rank, call_id), best last
-    agents: list[tuple[tuple, int, int]] = field(default_factory=list)  # heap of (strategy key, version, agent)
+    # heap of (*strategy key, version, agent): flat tuples compare faster than nested ones
+    agents: list[tuple] = field(default_factory=list)
     live_agents: int = 0
     staffed: int = 0
 
@@ -149,7 +150,7 @@ class Router:
             agent.version = self._bump()
             for profile in agent.profiles:
                 profile.live_agents += 1
-                heapq.heappush(profile.agents, (profile.agent_key(agent), agent.version, agent_id))
+                heapq.heappush(profile.agents, (*profile.agent_key(agent), agent.version, agent_id))
                 self._compact(profile)
         return None
 
@@ -179,7 +180,7 @@ class Router:
                     profile.staffed += agent.staffed
                     if agent.available:
                         profile.live_agents += 1
-                        heapq.heappush(profile.agents, (profile.agent_key(agent), agent.version, agent.agent_id))
+                        heapq.heappush(profile.agents, (*profile.agent_key(agent), agent.version, agent.agent_id))
         return key
 
     def call_arrived(self, slot: CallSlot) -> int | None:
@@ -218,7 +219,8 @@ class Router:
     def _pop_agent(self, profile: Profile) -> AgentSlot | None:
         heap = profile.agents
         while heap:
-            _, version, agent_id = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            version, agent_id = entry[-2], entry[-1]
             agent = self._agents.get(agent_id)
             if agent is not None and agent.available and agent.version == version:
                 self.set_unavailable(agent_id)
@@ -231,7 +233,7 @@ class Router:
         if len(profile.agents) > 2 * profile.live_agents + 64:
             profile.agents = [
                 entry for entry in profile.agents
-                if (a := self._agents.get(entry[2])) is not None and a.available and a.version == entry[1]
+                if (a := self._agents.get(entry[-1])) is not None and a.available and a.version == entry[-2]
             ]
             heapq.heapify(profile.agents)
 
@@ -247,6 +249,6 @@ class Router:
         """For tests: no profile holds both a waiting caller and an available agent."""
         for profile in self._profiles.values():
             live = [e for e in profile.agents
-                    if (a := self._agents.get(e[2])) is not None and a.available and a.version == e[1]]
+                    if (a := self._agents.get(e[-1])) is not None and a.available and a.version == e[-2]]
             assert len(live) == profile.live_agents, (profile.key, len(live), profile.live_agents)
             assert not (profile.calls and live), f"profile {profile.key} has callers and free agents"

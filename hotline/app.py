@@ -14,11 +14,11 @@ from acd.service import Acd
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.telephony import asterisk, twilio
-from hotline.web import api, auth, health, pages
+from hotline.web import api, auth, desktop, health, live, pages, supervision
 from hotline.web.health import READINESS_CHECKS
 from hotline.web.keys import ACD, DB, IVR, SETTINGS
-from ivr.service import IvrService
 from hotline.web.middleware import auth_middleware, error_middleware
+from ivr.service import IvrService
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -43,6 +43,9 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     pages.setup(app)
     api.setup(app)
     _setup_call_handling(app)
+    desktop.setup(app)
+    supervision.setup(app)
+    live.setup(app)
     return app
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from hotline.db import Database, utcnow
 from hotline.db.models import Call, IvrStep
@@ -191,10 +191,13 @@ class IvrService:
         }
         if session.transferred:
             values["queue"] = session.queue
+        now = self._clock()
+        rows = [{"call_id": call_id, "seq": first + offset + 1, "at": now, "node": step.node[:64],
+                 "kind": step.kind, "detail": step.detail[:200], "outcome": step.outcome[:64]}
+                for offset, step in enumerate(steps)]
         async with self.db.session() as s:
-            for offset, step in enumerate(steps):
-                s.add(IvrStep(call_id=call_id, seq=first + offset + 1, at=self._clock(), node=step.node[:64],
-                              kind=step.kind, detail=step.detail[:200], outcome=step.outcome[:64]))
+            if rows:  # Core executemany: the ORM unit of work costs more than the write on this hot path
+                await s.execute(insert(IvrStep), rows)
             if final and not session.transferred:
                 # after a transfer the call goes on with an agent: its end is the ACD's to record
                 call = await s.get_one(Call, call_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from hotline.db import Database
 from hotline.demo import load_demo
@@ -51,3 +53,26 @@ async def demo_db(db: Database, settings: Settings) -> Database:
     """The schema with the README's demo data loaded."""
     await load_demo(db, settings)
     return db
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    settings: Settings  # what the server runs with; a webhook client signs with the same token
+    url: str
+
+
+@pytest.fixture
+async def live_app(demo_db: Database, settings: Settings, unused_tcp_port: int) -> AsyncIterator[LiveServer]:
+    """The whole app (create_app) with demo data, serving on 127.0.0.1 with a Twilio auth token."""
+    from hotline.app import create_app
+
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    served = load_settings(environ={
+        "HOTLINE_DATABASE_URL": settings.database.url, "HOTLINE_TWILIO_AUTH_TOKEN": "live-test-token",
+        "HOTLINE_PUBLIC_URL": url, "HOTLINE_AGI_ENABLED": "false", "HOTLINE_HTTP_PORT": str(unused_tcp_port),
+        "HOTLINE_RECORDINGS_DIR": str(settings.recordings.dir), "HOTLINE_LOGGING_FORMAT": "text"})
+    runner = web.AppRunner(create_app(served, demo_db), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    yield LiveServer(served, url)
+    await runner.cleanup()

@@ -5,32 +5,18 @@ from __future__ import annotations
 import argparse
 import io
 
-from aiohttp import web
-
-from hotline.app import create_app
-from hotline.settings import load_settings
 from hotline.softphone import add_arguments, call_server
 
 
-def _args(*argv: str) -> argparse.Namespace:
+def softphone_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
-async def test_demo_customer_checks_a_balance_with_the_softphone(demo_db, settings, unused_tcp_port):
-    env = {"HOTLINE_DATABASE_URL": settings.database.url, "HOTLINE_TWILIO_AUTH_TOKEN": "softphone-test-token",
-           "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{unused_tcp_port}", "HOTLINE_AGI_ENABLED": "false",
-           "HOTLINE_HTTP_PORT": str(unused_tcp_port)}
-    served = load_settings(environ=env)
-    runner = web.AppRunner(create_app(served, demo_db), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+async def test_demo_customer_checks_a_balance_with_the_softphone(live_app):
     out = io.StringIO()
-    try:
-        code = await call_server(_args("--keys", "2 1 6222020000000001# 147258# 2"), served, out)
-    finally:
-        await runner.cleanup()
+    code = await call_server(softphone_args("--keys", "2 1 6222020000000001# 147258# 2"), live_app.settings, out)
     transcript = out.getvalue()
     assert code == 0, transcript
     assert "twelve thousand three hundred forty-five yuan sixty-seven" in transcript
@@ -40,6 +26,6 @@ async def test_demo_customer_checks_a_balance_with_the_softphone(demo_db, settin
 
 
 async def test_softphone_without_a_token_explains_what_to_do(settings, capsys):
-    code = await call_server(_args("--keys", "1"), settings, io.StringIO())
+    code = await call_server(softphone_args("--keys", "1"), settings, io.StringIO())
     assert code == 2
     assert "config/demo.yaml" in capsys.readouterr().err

@@ -36,9 +36,16 @@ class Database:
         self.url = make_url(url)
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        else:
+            # Every webhook and AGI turn takes a connection briefly: a pool sized for a few hundred
+            # concurrent calls; stale connections are recycled rather than pinged on each checkout
+            # (a round trip per transaction on the hot path).
+            self.engine = create_async_engine(self.url, echo=echo, pool_size=20, max_overflow=30,
+                                              pool_recycle=1800)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -63,9 +70,22 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL + NORMAL: a commit survives a crash of the process, only an OS crash can lose the last
+    # transactions; FULL would fsync on every IVR turn. SQLite is the single-node default; PostgreSQL
+    # is the production store.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # A deferred transaction that reads and then writes cannot wait for the write lock: SQLite
+    # fails it at once with "database is locked" under concurrent calls. IMMEDIATE takes the write
+    # lock up front, so busy_timeout queues writers instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

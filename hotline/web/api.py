@@ -14,7 +14,7 @@ from hotline.web.keys import DB
 MAX_PER_PAGE = 200
 
 
-def _page_args(request: web.Request) -> tuple[int, int]:
+def page_args(request: web.Request) -> tuple[int, int]:
     try:
         page = int(request.query.get("page", "1"))
         per_page = int(request.query.get("per_page", "50"))
@@ -60,7 +60,7 @@ async def recent_calls(db: Any, page: int, per_page: int) -> dict[str, Any]:
 
 @requires("supervisor", "admin")
 async def list_calls(request: web.Request) -> web.Response:
-    page, per_page = _page_args(request)
+    page, per_page = page_args(request)
     return web.json_response(await recent_calls(request.app[DB], page, per_page))
 
 

@@ -22,7 +22,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from acd.views import AcdEvent, AcdSnapshot, AgentView, QueueView, WaitingView
 from hotline.db import Database
 from hotline.web.access import requires
-from hotline.web.keys import ACD, DB
+from hotline.web.keys import ACD, DB, SETTINGS
 from hotline.web.middleware import current_user
 from hotline.web.sessions import COOKIE, load_session
 
@@ -221,9 +221,13 @@ HUB = web.AppKey("live_hub", LiveHub)
 
 
 def _same_origin(request: web.Request) -> bool:
-    """Browsers send Origin on websocket handshakes; a foreign page must not ride the session cookie."""
+    """Browsers send Origin on websocket handshakes; a foreign page must not ride the session cookie.
+    Ours is the Host we were asked for, or the public URL when a proxy rewrites Host."""
     origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == request.host
+    if origin is None:
+        return True
+    ours = {request.host, urlsplit(request.app[SETTINGS].public.url).netloc} - {""}
+    return urlsplit(origin).netloc in ours
 
 
 @requires("agent", "supervisor", "admin")

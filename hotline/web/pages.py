@@ -8,20 +8,9 @@ from sqlalchemy import select
 from hotline.db.models import User
 from hotline.users import UserError, add_user
 from hotline.web.access import ROLES, requires
-from hotline.web.api import recent_calls
 from hotline.web.keys import DB
 from hotline.web.middleware import current_user
 from hotline.web.render import render
-
-
-@requires("supervisor", "admin")
-async def supervisor_home(request: web.Request) -> web.Response:
-    return render("supervisor.html", request, {"calls": await recent_calls(request.app[DB], 1, 20)})
-
-
-@requires("agent")
-async def agent_home(request: web.Request) -> web.Response:
-    return render("agent.html", request)
 
 
 @requires("qa", "admin")
@@ -55,8 +44,6 @@ async def admin_add_user(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/supervisor", supervisor_home)
-    app.router.add_get("/agent", agent_home)
     app.router.add_get("/qa", qa_home)
     app.router.add_get("/admin", admin_home)
     app.router.add_post("/admin/users", admin_add_user)

@@ -15,7 +15,7 @@ from acd.service import AcdError
 from hotline.db import Database
 from hotline.db.models import Agent, AuditLog, Customer
 from hotline.web.access import requires
-from hotline.web.api import _page_args, recent_calls
+from hotline.web.api import page_args, recent_calls
 from hotline.web.desktop import (
     AGENT_AWAY_REASONS,
     StateChange,
@@ -67,8 +67,7 @@ async def force_state(request: web.Request) -> web.Response:
             await acd.set_state(agent_id, change.state, change.reason, by=f"supervisor:{user.username}")
     except AcdError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
-    after = own_view(acd.snapshot(), agent_id)
-    assert after is not None
+    after = own_view(acd.snapshot(), agent_id) or before
     async with request.app[DB].session() as s:
         s.add(AuditLog(actor=f"user:{user.username}", action="agent_state_forced", target=f"agent:{agent_id}",
                        detail={"from": before.state, "from_reason": before.reason, "to": change.state,
@@ -100,13 +99,13 @@ def _status_arg(request: web.Request) -> str | None:
 
 @requires(*SUPERVISORS)
 async def callbacks_api(request: web.Request) -> web.Response:
-    page, per_page = _page_args(request)
+    page, per_page = page_args(request)
     return web.json_response(await callback_list(request.app[DB], _status_arg(request), page, per_page))
 
 
 @requires(*SUPERVISORS)
 async def callbacks_page(request: web.Request) -> web.Response:
-    page, per_page = _page_args(request)
+    page, per_page = page_args(request)
     status = _status_arg(request)
     return render("callbacks.html", request, {"callbacks": await callback_list(request.app[DB], status, page, per_page),
                                               "status": status or "", "statuses": CALLBACK_STATUSES})

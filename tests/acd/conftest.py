@@ -14,7 +14,7 @@ import pytest
 
 from acd.clock import ManualClock
 from acd.config import AcdConfig, load_for
-from acd.ports import OutboundCall, Offer, Overflow, WaitingCall
+from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
 from acd.service import Acd
 from hotline.db import Database
 from hotline.db.models import Agent

@@ -9,7 +9,9 @@ every remaining caller is served.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from acd.clock import ManualClock
@@ -50,7 +52,7 @@ async def test_random_interleavings_keep_every_invariant(demo_db, settings, acd_
     for index in sorted(logged_in):
         await acd.login(agents[index])
     live: list[str] = []  # callers the ACD must still account for
-    promised: set[str] = set()  # callers who asked for a callback
+    promised: dict[int, str] = {}  # callback id -> the caller who asked for it
     try:
         for n, op in enumerate(ops):
             await apply(acd, bridge, clock, agents, live, promised, n, op)
@@ -64,7 +66,7 @@ async def test_random_interleavings_keep_every_invariant(demo_db, settings, acd_
 
 
 async def apply(acd: Acd, bridge: RecordingBridge, clock: ManualClock, agents: list[int], live: list[str],
-                promised: set[str], n: int, op: tuple) -> None:
+                promised: dict[int, str], n: int, op: tuple) -> None:
     kind = op[0]
     ringing = [(a.call_id, a.agent_id) for a in acd.snapshot().agents if a.state == "reserved"]
     if kind == "arrive":
@@ -85,13 +87,13 @@ async def apply(acd: Acd, bridge: RecordingBridge, clock: ManualClock, agents: l
             await acd.call_ended(call_id, "hangup")
             if call_id in live and acd.queue_status(call_id) is None:
                 live.remove(call_id)
+            served(bridge, live, promised, call_id)
     elif kind == "callback":
         waiting = [w.call_id for q in acd.snapshot().queues for w in q.calls
                    if w.kind == "inbound" and w.state in ("waiting", "offered")]
         if waiting:
             call_id = waiting[op[1] % len(waiting)]
-            await acd.request_callback(call_id, "+8613800138000")
-            promised.add(call_id)
+            promised[await acd.request_callback(call_id, "+8613800138000")] = call_id
     elif kind == "agent":
         agent_id = agents[op[2]]
         try:
@@ -113,6 +115,13 @@ async def apply(acd: Acd, bridge: RecordingBridge, clock: ManualClock, agents: l
         clock.advance(op[1])
 
 
+def served(bridge: RecordingBridge, live: list[str], promised: dict[int, str], call_id: str) -> None:
+    """A completed callback call (a new outbound call) serves the caller who asked for it."""
+    for out in bridge.outbound:
+        if out.call_id == call_id and promised.get(out.reference_id) in live:
+            live.remove(promised[out.reference_id])
+
+
 def let_go(bridge: RecordingBridge, call_id: str) -> bool:
     return any(o.call_id == call_id and o.kind == "voicemail" for o in bridge.overflows)
 
@@ -130,7 +139,7 @@ def check(acd: Acd, live: list[str]) -> None:
 
 
 async def serve_everyone(acd: Acd, bridge: RecordingBridge, agents: list[int], live: list[str],
-                         promised: set[str]) -> None:
+                         promised: dict[int, str]) -> None:
     for agent_id in agents:
         await acd.set_reachable(agent_id, True)
     for _ in range(200):
@@ -147,9 +156,8 @@ async def serve_everyone(acd: Acd, bridge: RecordingBridge, agents: list[int], l
             await acd.call_ended(call_id, "completed")
             if call_id in live:
                 live.remove(call_id)
+            served(bridge, live, promised, call_id)
         await acd.settle()
-        # a promised caller leaves the ACD when their callback (a new outbound call) was completed
-        live[:] = [c for c in live if c not in promised or acd.queue_status(c) is not None]
         check(acd, live)
     leftover = [w for q in acd.snapshot().queues for w in q.calls]
     assert leftover == [], f"callers never served: {leftover}"

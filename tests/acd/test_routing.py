@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -252,19 +253,13 @@ async def test_live_events_reach_subscribers(acd: Acd):
     seen = []
     remove = acd.add_listener(seen.append)
     stream = acd.subscribe()
-    first = asyncio_task(stream.__anext__())
+    first = asyncio.ensure_future(anext(stream))
     await acd.login(a1)
     event = await first
     assert (event.kind, event.agent_id, event.state) == ("state", a1, "available")
     assert [e.kind for e in seen] == ["state"]
     remove()
     await stream.aclose()
-
-
-def asyncio_task(awaitable):
-    import asyncio
-
-    return asyncio.ensure_future(awaitable)
 
 
 async def test_snapshot_shows_queues_and_agents(acd: Acd, clock: ManualClock):
@@ -278,3 +273,21 @@ async def test_snapshot_shows_queues_and_agents(acd: Acd, clock: ManualClock):
     assert (general.waiting, general.longest_wait_s, general.available_agents) == (1, 42, 0)
     agent = next(a for a in snap.agents if a.agent_id == a1)
     assert (agent.state, agent.reason) == ("away", "meal")
+
+
+async def test_max_wait_during_ringing_overflows_when_the_ring_fails(acd: Acd, bridge: RecordingBridge,
+                                                                     clock: ManualClock):
+    a1, _ = await agent_ids(acd)
+    await acd.login(a1)
+    await acd.set_reachable(a1, False)
+    await acd.enqueue(caller("c1", queue="vip", category="other"))  # vip: max wait 120 s -> queue:general
+    clock.advance(118)
+    await acd.set_reachable(a1, True)  # the phone registers again: offered at once
+    clock.advance(3)  # max wait passes while the phone rings: a ringing call is left alone...
+    await acd.drain()
+    assert bridge.overflows == [] and [o.queue for o in bridge.offers] == ["vip"]
+    await acd.offer_failed("c1", a1, "busy")  # ...until the ring fails: then it overflows
+    await acd.drain()
+    assert [(o.kind, o.target) for o in bridge.overflows] == [("queue", "general")]
+    assert [o.queue for o in bridge.offers] == ["vip", "general"]
+    acd.check_invariants()

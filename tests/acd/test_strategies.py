@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from acd.clock import ManualClock
-from acd.config import AcdConfig, CATEGORIES
+from acd.config import CATEGORIES, AcdConfig
 from acd.service import Acd
 from hotline.db import Database
 from tests.acd.conftest import RecordingBridge, add_agents, caller

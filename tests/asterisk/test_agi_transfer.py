@@ -153,3 +153,21 @@ async def test_offer_for_an_unknown_call_is_logged_not_raised(bridge, caplog) ->
     caplog.set_level(logging.WARNING)
     await bridge.offer(offer("nope"))
     assert "no live session" in caplog.text
+
+
+async def test_overflow_to_another_queue_keeps_the_call_details(bridge, call, ivr, acd) -> None:
+    from acd.ports import Overflow
+
+    phone, runner = await start_waiting(call, acd)
+    await phone.wait_for("WAIT FOR DIGIT 250")
+    await bridge.overflow(Overflow(CALL, "queue", "complaints"))
+    requeued = None
+    while requeued is None:
+        requeued = next((c[1] for c in acd.calls[1:] if c[0] == "enqueue"), None)
+        if requeued is None:
+            acd.changed.clear()
+            await acd.changed.wait()
+    assert (requeued.queue, requeued.category, requeued.caller_number) == ("complaints", "other", "13800138000")
+    await bridge.offer(offer(CALL))
+    await asyncio.wait_for(runner, 10)
+    assert ("offer_answered", CALL, 7) in acd.calls

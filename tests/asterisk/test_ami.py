@@ -242,8 +242,10 @@ async def test_dialend_reports_the_answer_before_dial_returns(settings, db, ami_
     from tests.asterisk.doubles import offer
 
     acd = RecordingAcd()
+    ami_server.channels["1795353419.13"] = {"Channel": "PJSIP/caller-00000001"}
     bridge = await ami_bridge(settings, db, ami_server, acd)
     talking = asyncio.Event()
+    await make_call(db, "1795353419.13", "call-1795353419.13")  # ScriptedIvr keeps no records itself
     try:
         phone = FakeAgiCall(bridge.agi.port, keys=["9"], dial_hold=talking)
         runner = asyncio.create_task(phone.run())
@@ -251,12 +253,20 @@ async def test_dialend_reports_the_answer_before_dial_returns(settings, db, ami_
         await bridge.offer(offer("call-1795353419.13"))
         await phone.wait_for("EXEC Dial")
         ami_server.emit({"Event": "DialEnd", "Privilege": "call,all", "Channel": "PJSIP/caller-00000001",
-                         "DestChannel": "PJSIP/agent1-00000002", "DialStatus": "ANSWER"})
+                         "DestChannel": "PJSIP/agent1-00000002", "DestUniqueid": "1795353420.2", "DialStatus": "ANSWER"})
         await acd.wait_for("offer_answered")
         assert not any(c[0] == "call_ended" for c in acd.calls)  # still talking
+        ami_server.emit({"Event": "Hangup", "Privilege": "call,all", "Channel": "PJSIP/agent1-00000002",
+                         "Uniqueid": "1795353420.2", "Cause": "16", "Cause-txt": "Normal Clearing"})
+        await bridge.ami.action({"Action": "Ping"})
+        await bridge.events_drained()
         talking.set()
         await asyncio.wait_for(runner, 10)
         assert [c[0] for c in acd.calls] == ["enqueue", "offer_answered", "call_ended"]
+        async with db.session() as s:
+            leg = (await s.execute(select(CallLeg))).scalar_one()
+        assert (leg.kind, leg.agent_id, leg.endpoint, leg.end_reason) == (
+            "agent", 7, "PJSIP/agent1-00000002", "cause-16 Normal Clearing")
     finally:
         await bridge.stop()
 
@@ -298,3 +308,88 @@ async def test_logs_never_contain_the_ami_secret(settings, db, ami_server, caplo
     bridge = await ami_bridge(settings, db, ami_server)
     await bridge.stop()
     assert "s3cret" not in caplog.text
+
+
+async def test_ami_restart_while_a_caller_waits_on_hold(settings, db, ami_server) -> None:
+    """The AMI link drops and comes back while an AGI caller is on hold: the resync keeps the call
+    (a live session of ours), and the caller still reaches an agent afterwards."""
+    from tests.asterisk.doubles import offer
+
+    acd = RecordingAcd()
+    bridge = await ami_bridge(settings, db, ami_server, acd)
+    try:
+        phone = FakeAgiCall(bridge.agi.port, keys=["9"])
+        runner = asyncio.create_task(phone.run())
+        await phone.wait_for("WAIT FOR DIGIT 250")
+        call_id = next(iter(bridge.sessions))
+        await make_call(db, "1795353419.13", call_id)  # the record of the call on hold
+        await make_call(db, "unrelated.1", "stale-call")
+        await ami_server.restart()  # CoreShowChannels now lists nothing at all
+        await bridge.ami.wait_until(lambda: bridge.ami.connections == 2)
+        await ami_server.wait_action("DeviceStateList", 2)
+        await bridge.ami.action({"Action": "Ping"})
+        await bridge.events_drained()
+        async with db.session() as s:
+            stale = await s.get(Call, "stale-call")
+            held = await s.get(Call, call_id)
+        assert stale.end_reason == "pbx-channel-gone"
+        assert held.ended_at is None  # a live session of ours: untouched by the resync
+        await bridge.offer(offer(call_id))
+        await asyncio.wait_for(runner, 10)
+        assert [c[0] for c in acd.calls] == ["enqueue", "offer_answered", "call_ended"]
+        await bridge.wait_idle()
+        async with db.session() as s:
+            held = await s.get(Call, call_id)
+        assert (held.end_reason, held.status) == ("completed", "completed")  # closed by the bridge
+    finally:
+        await bridge.stop()
+
+
+async def test_actions_before_login_wait_instead_of_crashing(ami_server: FakeAmiServer) -> None:
+    from hotline.telephony.asterisk.ami import AmiNotConnected
+
+    client = client_for(ami_server)
+    with pytest.raises(AmiNotConnected):  # never started: a clear error, not AttributeError
+        await client.action({"Action": "Ping"}, timeout_s=0.05)
+    pending = asyncio.create_task(client.action({"Action": "Ping"}))  # sent as soon as we are logged in
+    await client.start()
+    try:
+        assert (await pending).ping == "Pong"
+    finally:
+        await client.stop()
+
+
+async def test_queueadd_reply_resolves(ami_server: FakeAmiServer) -> None:
+    # panoramisk takes "Added interface to queue" for the start of a list unless as_list=False
+    client = client_for(ami_server)
+    await client.start()
+    try:
+        reply = await client.action({"Action": "QueueAdd", "Queue": "support", "Interface": "PJSIP/agent1"})
+        assert reply.message == "Added interface to queue"
+    finally:
+        await client.stop()
+
+
+async def test_filter_actions_are_well_formed(settings, db, ami_server) -> None:
+    bridge = await ami_bridge(settings, db, ami_server)
+    try:
+        first = await ami_server.wait_action("Filter")
+        second = await ami_server.wait_action("Filter", 2)
+        for action in (first, second):
+            assert action["Operation"] == "Add" and "\r" not in action["Filter"] and "\n" not in action["Filter"]
+        assert second["Filter"] == "Variable: MIXMONITOR_FILENAME"
+        assert not any(set(a) <= {"Operation"} for a in ami_server.actions)  # nothing split off
+    finally:
+        await bridge.stop()
+
+
+async def test_line_breaks_in_values_are_refused_before_sending(ami_server: FakeAmiServer) -> None:
+    client = client_for(ami_server)
+    await client.start()
+    try:
+        await client.wait_logged_in()
+        with pytest.raises(ValueError, match="line break"):
+            await client.originate("PJSIP/agent1", context="hotline-outbound", exten="100\r\nAction: Hangup")
+        assert not ami_server._named("Originate") and not ami_server._named("Hangup")
+    finally:
+        await client.stop()

@@ -53,6 +53,9 @@ async def test_balance_check_in_english(stack, demo_db, caplog) -> None:
     call = await the_call(demo_db)
     assert (call.channel, call.caller_number, call.dialled_number, call.verified) == ("asterisk", "13800138000", "95588", True)
     assert call.ended_at is not None and call.customer_id is not None
+    assert call.attributes["asterisk_channel"] == "PJSIP/caller-00000001"
+    assert call.attributes["caller_name"] == "Lab Caller"
+    assert call.attributes["dialplan"] == "hotline,s,3"
     async with demo_db.session() as s:
         details = [step.detail for step in (await s.execute(select(IvrStep).where(IvrStep.call_id == call.id))).scalars()]
     assert not any(PIN in d for d in details)

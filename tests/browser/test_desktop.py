@@ -47,8 +47,8 @@ class Centre:
 
 
 @pytest.fixture
-async def centre(demo_db, settings, monkeypatch) -> AsyncIterator[Centre]:
-    app, acd, bridge = build_app(settings, demo_db, monkeypatch)
+async def centre(demo_db, settings) -> AsyncIterator[Centre]:
+    app, acd, bridge = build_app(settings, demo_db)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -187,11 +187,11 @@ class Telephony:
 
 
 @pytest.fixture
-async def telephony(demo_db, settings, monkeypatch, tmp_path) -> AsyncIterator[Telephony]:
+async def telephony(demo_db, settings, tmp_path) -> AsyncIterator[Telephony]:
     """The whole server as create_app wires it: IVR, ACD, Twilio bridge, FastAGI listener."""
     stand_in = TwilioStandIn(public_url=PUBLIC_URL, far_end={"client:agent1": FarEnd("answered", 90)})
     app_settings = always_open(twilio_settings(settings, await stand_in.start()), tmp_path)
-    app, acd, _ = build_app(app_settings, demo_db, monkeypatch)
+    app, acd, _ = build_app(app_settings, demo_db)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

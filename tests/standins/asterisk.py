@@ -609,6 +609,9 @@ class FakeAmiServer:
         if not s.logged_in:
             s.send(ami_message(("Response", "Error"), ("ActionID", aid), ("Message", "Permission denied")))
             return True
+        if not name:
+            s.send(ami_message(("Response", "Error"), ("ActionID", aid), ("Message", "Missing action in request")))
+            return True
         handler = getattr(self, f"_action_{name}", None)
         if handler is None:
             s.send(
@@ -716,6 +719,9 @@ class FakeAmiServer:
 
     def _action_mixmonitormute(self, s: _AmiSession, a: dict, aid: str) -> None:
         self._channel_action(s, a, aid, "Muted MixMonitor" if a.get("State") == "1" else "Unmuted MixMonitor")
+
+    def _action_queueadd(self, s: _AmiSession, a: dict, aid: str) -> None:
+        self._ok(s, aid, ("Message", "Added interface to queue"))
 
     def _action_command(self, s: _AmiSession, a: dict, aid: str) -> None:
         self._ok(s, aid, ("Message", "Command output follows"), ("Output", "Asterisk 20.20.1 (stand-in)"))

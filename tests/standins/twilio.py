@@ -32,7 +32,6 @@ from hotline.telephony.twilio.walker import (
     KeySource,
     ScriptedKeys,
     TwilioCaller,
-    new_sid,
 )
 
 __all__ = ["FarEnd", "RestRequest", "ScriptedKeys", "TwilioCaller", "TwilioStandIn"]
@@ -253,7 +252,3 @@ def _call_json(account_sid: str, caller: TwilioCaller, status: str) -> dict[str,
     return {"sid": caller.sid, "account_sid": account_sid, "to": caller.to, "from": caller.from_,
             "status": status, "direction": caller.direction, "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{caller.sid}.json"}
-
-
-def signed_sid() -> str:
-    return new_sid()

@@ -99,4 +99,6 @@ async def test_caller_hanging_up_on_hold_is_abandoned_in_the_acd(make_env) -> No
 
     call_id = env.acd.log[0][1]
     assert env.acd.log[-1] == ("ended", call_id, "hangup")
+    assert env.acd.log.count(("ended", call_id, "hangup")) == 1  # <Enqueue action> and status: told once
+    assert caller.paths()[-2:] == ["/twilio/queue/left", "/twilio/status"]
     assert env.bridge.calls.by_call_id(call_id) is None

@@ -1,8 +1,5 @@
 """The app with a real Acd for the desktop and supervision tests, plus a bridge stand-in that takes
-the ACD's requests in process (the Twilio and AGI stand-ins replace it in the end-to-end tests).
-
-Until the lead wires desktop/supervision/live into create_app (and drops the placeholder /agent and
-/supervisor pages), `build_app` adds them itself; once wired, it uses create_app as it is."""
+the ACD's requests in process (the Twilio and AGI stand-ins replace it in the end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -17,14 +14,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from acd.clock import Clock
-from acd.config import load_for
 from acd.ports import Offer, OutboundCall, Overflow
 from acd.service import Acd
 from hotline.app import create_app
 from hotline.db import Database
 from hotline.db.models import Call, Customer, IvrStep, User
 from hotline.settings import Settings
-from hotline.web import desktop, live, pages, supervision
 from hotline.web.keys import ACD
 
 CONNECTOR = "test"
@@ -48,59 +43,15 @@ class BridgeStandIn:
         self.outbound.put_nowait(call)
 
 
-class _SkipDeskRoutes:
-    """Lets pages.setup run while leaving /agent and /supervisor to the desktop modules."""
-
-    SKIP = frozenset({"/agent", "/supervisor"})
-
-    def __init__(self, app: web.Application) -> None:
-        self._router = app.router
-
-    def add_get(self, path: str, handler: Any, **kwargs: Any) -> Any:
-        return None if path in self.SKIP else self._router.add_get(path, handler, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._router, name)
-
-
-class _PagesApp:
-    def __init__(self, app: web.Application) -> None:
-        self.router = _SkipDeskRoutes(app)
-
-
-def _wired(app: web.Application) -> bool:
-    return any(route.handler is desktop.agent_page for route in app.router.routes())
-
-
-def build_app(settings: Settings, db: Database, monkeypatch: Any, *, clock: Clock | None = None,
+def build_app(settings: Settings, db: Database, *, clock: Clock | None = None,
               replace_bridges: bool = False) -> tuple[web.Application, Acd, BridgeStandIn]:
     """create_app with the desktop modules, its Acd on `clock`, and the in-process bridge registered
     as "test" (and, with `replace_bridges`, in place of the Twilio bridge, which the ACD picks first
     for outbound calls)."""
-    original = pages.setup
-    monkeypatch.setattr(pages, "setup", lambda app: original(_PagesApp(app)))
     app = create_app(settings, db)
-    monkeypatch.setattr(pages, "setup", original)
-    if not _wired(app):
-        desktop.setup(app)
-        supervision.setup(app)
-        live.setup(app)
-    if ACD in app:  # create_app made the ACD and starts and stops it with the app
-        acd = app[ACD]
-        if clock is not None:
-            acd.clock = clock
-    else:
-        acd = Acd(load_for(settings), db, settings, clock=clock)
-        app[ACD] = acd
-
-        async def start(app: web.Application) -> None:
-            await acd.start()
-
-        async def stop(app: web.Application) -> None:
-            await acd.stop()
-
-        app.on_startup.append(start)
-        app.on_cleanup.append(stop)
+    acd = app[ACD]  # create_app starts and stops it with the app
+    if clock is not None:
+        acd.clock = clock
     bridge = BridgeStandIn()
     for name in (CONNECTOR, "twilio") if replace_bridges else (CONNECTOR,):
         acd.register_connector(name, bridge)

@@ -55,9 +55,9 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(demo_db, settings, aiohttp_client, monkeypatch) -> Desk:
+async def desk(demo_db, settings, aiohttp_client) -> Desk:
     clock = ManualClock()  # Monday 10:00 in Shanghai: every queue and campaign hours open
-    app, acd, bridge = build_app(settings, demo_db, monkeypatch, clock=clock, replace_bridges=True)
+    app, acd, bridge = build_app(settings, demo_db, clock=clock, replace_bridges=True)
     return Desk(await aiohttp_client(app), acd, bridge, clock, demo_db)
 
 

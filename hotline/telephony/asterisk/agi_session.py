@@ -19,6 +19,7 @@ gather are never logged; the channel's MixMonitor is muted around them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -123,6 +124,12 @@ class AgiCallSession:
         self._in_acd = False
         self._offer: Offer | None = None
         self._offer_reported = False
+        self._waiting: WaitingCall | None = None
+
+    @property
+    def current_offer(self) -> Offer | None:
+        """The agent being rung or talked to, if any."""
+        return self._offer
 
     @property
     def channel_name(self) -> str:
@@ -138,7 +145,7 @@ class AgiCallSession:
             turn = await self.ivr.start_call(CONNECTOR, self.chan.request.uniqueid, self._call_started())
             self.call_id = turn.call_id
             if on_started is not None:
-                on_started(self)
+                await on_started(self)
             actions = turn.actions
             while True:
                 event = await self._render(actions)
@@ -308,6 +315,7 @@ class AgiCallSession:
             priority=transfer.priority,
             caller_number=self.chan.request.caller_number,
         )
+        self._waiting = waiting
         status = await self.acd.enqueue(waiting)
         self._in_acd = True
         await self._wait_for_agent(status)
@@ -409,10 +417,9 @@ class AgiCallSession:
 
     async def _overflow(self, overflow: Overflow) -> None:
         if overflow.kind == "queue":
-            status = await self.acd.enqueue(
-                WaitingCall(self.call_id, overflow.target, "other", CONNECTOR, caller_number=self.chan.request.caller_number)
-            )
-            await self._wait_for_agent(status)
+            assert self._waiting is not None
+            self._waiting = dataclasses.replace(self._waiting, queue=overflow.target)
+            await self._wait_for_agent(await self.acd.enqueue(self._waiting))
         elif overflow.kind == "voicemail":
             self._in_acd = False
             await self.acd.call_ended(self.call_id, "voicemail")

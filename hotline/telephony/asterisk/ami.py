@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
@@ -93,19 +94,25 @@ class BufferedAmiProtocol(AMIProtocol):
                 self.version = line[len(GREETING) :].decode("ascii", "replace").strip()
                 del self._buffer[: end + 2]
             self._greeted = True
+        buffer, start = self._buffer, 0
         while True:
-            end = self._buffer.find(b"\r\n\r\n")
+            end = buffer.find(b"\r\n\r\n", start)
             if end < 0:
-                return
-            raw = bytes(self._buffer[:end])
-            del self._buffer[: end + 4]
-            message = Message.from_line(raw.decode("utf-8", "replace").strip())
+                break
+            text = buffer[start:end].decode("utf-8", "replace").strip()
+            start = end + 4
+            message = parse_message(text)
             if message is None:
                 continue
             try:
-                self.handle_message(message)
+                if "actionid" in message:
+                    self.handle_message(message)  # a reply, a list item, OriginateResponse...
+                else:
+                    self.factory.dispatch(message)  # a plain event: skip the reply lookup
             except Exception:  # one odd message must not drop the connection (panoramisk would)
                 log.exception("ami: could not handle %s", message.get("Event") or message.get("Response"))
+        if start:
+            del buffer[:start]  # once per read, not once per message
 
     def close(self) -> None:
         for action in list(self.responses.values()):
@@ -115,6 +122,38 @@ class BufferedAmiProtocol(AMIProtocol):
         super().close()
         if not self.lost.done():
             self.lost.set_result(None)
+
+
+def parse_message(text: str) -> Message | None:
+    """One AMI message (without its blank line) → panoramisk Message; repeated headers → lists."""
+    if text.startswith("Response: Follows"):
+        return Message.from_line(text)  # the pre-AMI-2 command body form
+    headers: dict[str, Any] = {}
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            if not line.endswith(":"):
+                continue
+            key, value = line[:-1], ""
+        if key == "Result":
+            value = unquote(value).strip()  # as panoramisk does for AGI results over AMI
+        previous = headers.get(key)
+        if previous is None:
+            headers[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            headers[key] = [previous, value]
+    if "Event" not in headers and "Response" not in headers:
+        return None
+    # Message(headers) would set the keys one by one through CaseInsensitiveDict.__setitem__;
+    # building its store directly halves the cost of an event (same content, same behaviour).
+    message = Message.__new__(Message)
+    store = {key.lower(): (key, value) for key, value in headers.items()}
+    store.setdefault("content", ("content", ""))
+    message._store = store
+    message.manager = None
+    return message
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -127,6 +166,40 @@ class _Manager(Manager):
 
     def ping(self) -> None:  # liveness is AmiClient's job
         return None
+
+    def dispatch(self, event: Message) -> list[str]:
+        """Exact event names by dict lookup (the hot path), wildcard patterns as panoramisk does."""
+        name = event.get("Event", "")
+        event.manager = self
+        handlers = self.callbacks.get(name)
+        matches = []
+        if handlers and name not in self._wildcards:
+            matches.append(name)
+            for callback in handlers:
+                self._call(callback, event)
+        for pattern, regexp in self.patterns:
+            if pattern in self._wildcards and regexp.match(name):
+                matches.append(pattern)
+                for callback in self.callbacks[pattern]:
+                    self._call(callback, event)
+        return matches
+
+    def _call(self, callback: Any, event: Message) -> None:
+        ret = callback(self, event)
+        if asyncio.iscoroutine(ret) or isinstance(ret, asyncio.Future):
+            asyncio.ensure_future(ret)
+
+    def register_event(self, pattern: str, callback: Any = None) -> Any:
+        if any(ch in pattern for ch in "*?["):
+            self._wildcards.add(pattern)
+        return super().register_event(pattern, callback)
+
+    @property
+    def _wildcards(self) -> set[str]:
+        wildcards = self.__dict__.get("_wildcard_set")
+        if wildcards is None:
+            wildcards = self.__dict__["_wildcard_set"] = set()
+        return wildcards
 
     def connection_lost(self, exc: Any) -> None:
         self._connected = False
@@ -351,6 +424,11 @@ class AmiClient:
         (`as_list=True`) and async Originate. Raise AmiActionError / AmiTimeout / AmiNotConnected."""
         timeout = self.action_timeout_s if timeout_s is None else timeout_s
         name = fields.get("Action", "?")
+        for key, value in fields.items():
+            for item in value if isinstance(value, list | tuple) else (value,):
+                if any(ch in str(item) for ch in "\r\n"):
+                    # a line break would end the header early and smuggle in another action
+                    raise ValueError(f"AMI {name}: {key} holds a line break")
         if not self.logged_in.is_set():
             await self.wait_logged_in(timeout)
         protocol = self._protocol

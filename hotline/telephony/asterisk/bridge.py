@@ -35,9 +35,11 @@ WATCHED_EVENTS = (
 )
 # Sent as AMI Filter actions after login so the PBX only sends what we use (manager.conf's
 # eventfilter lines do the same when our user may not send Filter).
+# (A header value cannot hold a line break, so "Hangup" also lets HangupRequest through: the
+# client only acts on exact event names.)
 EVENT_FILTERS = (
     "Event: (Hangup|DeviceStateChange|ContactStatus|MixMonitorStart|MixMonitorStop|DialEnd|"
-    "OriginateResponse|FullyBooted)\r\n",
+    "OriginateResponse|FullyBooted)",
     "Variable: MIXMONITOR_FILENAME",
 )
 OUTBOUND_CONTEXT = "hotline-outbound"
@@ -147,10 +149,18 @@ class AsteriskBridge:
         """Wait until no AGI call is in progress (every session fully closed)."""
         await self._idle.wait()
 
-    def _register(self, session: AgiCallSession) -> None:
+    async def _register(self, session: AgiCallSession) -> None:
         assert session.call_id is not None
         self.sessions[session.call_id] = session
         self._by_channel[session.channel_name] = session
+        req = session.chan.request
+        await self.facts.annotate_call(session.call_id, {
+            "asterisk_channel": req.channel,
+            "asterisk_uniqueid": req.uniqueid,
+            "caller_name": req.caller_name,
+            "channel_language": req.language,
+            "dialplan": f"{req.get('agi_context')},{req.get('agi_extension')},{req.get('agi_priority')}",
+        })
 
     async def mute_recording(self, channel: str, muted: bool) -> bool:
         if self.ami is None or channel not in self.facts.recording_channels:
@@ -263,7 +273,11 @@ class AsteriskBridge:
             await self.facts.recording_stopped(m.get("Channel", ""))
         elif event == "DialEnd" and m.get("DialStatus", "") == "ANSWER":
             session = self._by_channel.get(m.get("Channel", ""))
-            if session is not None:
+            if session is not None and session.call_id is not None:
+                offer = session.current_offer
+                await self.facts.agent_answered(
+                    session.call_id, offer.agent_id if offer else None, m.get("DestUniqueid", ""), m.get("DestChannel", "")
+                )
                 await session.report_answered()
 
     async def _resync(self, client: AmiClient) -> None:

@@ -135,6 +135,22 @@ class PbxFacts:
             for call in calls:
                 call.attributes = {**(call.attributes or {}), "hangup_cause": cause, "hangup_cause_text": cause_txt}
 
+    async def agent_answered(self, call_id: str, agent_id: int | None, uniqueid: str, channel: str) -> None:
+        """The agent's phone picked up (DialEnd ANSWER): the agent's leg of the call; its Hangup closes it."""
+        async with self.db.session() as s:
+            if await s.get(Call, call_id) is None:
+                return
+            now = utcnow()
+            s.add(CallLeg(call_id=call_id, kind="agent", external_id=uniqueid or None, endpoint=channel,
+                          agent_id=agent_id, started_at=now, answered_at=now))
+
+    async def annotate_call(self, call_id: str, attributes: dict[str, str]) -> None:
+        """Add what the FastAGI header block says about the call to Call.attributes."""
+        async with self.db.session() as s:
+            call = await s.get(Call, call_id)
+            if call is not None:
+                call.attributes = {**(call.attributes or {}), **attributes}
+
     async def close_call(self, call_id: str, reason: str) -> bool:
         """Close the call record if nobody has yet (the IVR closes calls that end in it; a call that
         went to an agent ends here). True when this closed it."""

@@ -189,10 +189,18 @@ class TwilioBridge:
     async def queue_left(self, call: LiveCall, turn: int, result: str) -> str:
         """POST /twilio/queue/left: <Enqueue> ended without us redirecting the call."""
         call.in_queue.clear()
+        if result == "hangup":
+            # the caller gave up holding: tell the ACD now rather than only on the status callback
+            await call.once(f"queue-left:{turn}", lambda: self._abandoned(call))
+            return str(twiml.hangup())
         if result in ("queue-full", "system-error", "error"):
             log.error("call %s: Twilio queue %s failed: %s", call.call_id, call.queue, result)
             return str(twiml.hangup([self._prompt(call, "agent_unavailable")]))
         return str(twiml.hangup())
+
+    async def _abandoned(self, call: LiveCall) -> str:
+        await self._end_in_acd(call, "hangup")
+        return ""
 
     # --- offers to agents ------------------------------------------------------------------------
 
