@@ -2,7 +2,7 @@
 
 Runs the engine, carries out its `RunOperation`s against the BankingBackend (feeding the outcome
 back until the engine waits for the caller again), and writes the call and its path to the
-database after every turn. Sessions live in memory, one per call; events for one call are handled
+database after every turn (turns of concurrent calls share a commit: ivr/path_writer.py). Sessions live in memory, one per call; events for one call are handled
 one at a time.
 """
 
@@ -28,6 +28,7 @@ from ivr.banking.sql import SqlBankingBackend
 from ivr.engine import BRIDGE_PROMPTS, ENGINE_PROMPTS, Engine
 from ivr.events import CallStarted, Digits, Event, HungUp, OperationResult, Timeout
 from ivr.menus import load_menus
+from ivr.path_writer import PathWriter
 from ivr.prompts import PromptBook, load_prompts
 from ivr.session import Session
 
@@ -62,16 +63,19 @@ class IvrService:
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._stored: dict[str, int] = {}  # path steps already written, per call
+        self._writer = PathWriter(db)
 
     # --- the API the bridges call -----------------------------------------------------------------
 
     async def start_call(self, channel: str, external_id: str, event: CallStarted) -> Turn:
         call_id = str(uuid.uuid4())
-        async with self.db.session() as s:
-            s.add(Call(id=call_id, channel=channel, external_id=external_id or None, direction="inbound",
-                       caller_number=event.caller_number, dialled_number=event.dialled_number,
-                       language=event.language or self.settings.ivr.default_language,
-                       started_at=self._clock(), answered_at=self._clock(), attributes={}))
+        now = self._clock()
+        await self._writer.write([], {
+            "id": call_id, "channel": channel, "external_id": external_id or None, "direction": "inbound",
+            "caller_number": event.caller_number, "dialled_number": event.dialled_number,
+            "language": event.language or self.settings.ivr.default_language, "status": "in-progress",
+            "started_at": now, "answered_at": now, "verified": False, "self_service_done": False,
+            "attributes": {}}, new_call=True)
         session = self.engine.new_session(call_id)
         self._sessions[call_id] = session
         self._locks[call_id] = asyncio.Lock()
@@ -178,7 +182,7 @@ class IvrService:
         raise ValueError(f"unknown IVR operation {name!r}")
 
     async def _store(self, session: Session, *, final: bool) -> None:
-        """Write the new path steps and what the IVR learnt about the call, in one transaction."""
+        """Write the new path steps and what the IVR learnt about the call."""
         call_id = session.call_id
         first = self._stored[call_id]
         steps = session.path
@@ -195,17 +199,20 @@ class IvrService:
         rows = [{"call_id": call_id, "seq": first + offset + 1, "at": now, "node": step.node[:64],
                  "kind": step.kind, "detail": step.detail[:200], "outcome": step.outcome[:64]}
                 for offset, step in enumerate(steps)]
-        async with self.db.session() as s:
-            if rows:  # Core executemany: the ORM unit of work costs more than the write on this hot path
-                await s.execute(insert(IvrStep), rows)
-            if final and not session.transferred:
-                # after a transfer the call goes on with an agent: its end is the ACD's to record
+        if final and not session.transferred:
+            # the end of a self-service call: once per call, with its duration
+            async with self.db.session() as s:
+                if rows:
+                    await s.execute(insert(IvrStep), rows)
                 call = await s.get_one(Call, call_id)
                 if call.ended_at is None:
                     ended = self._clock()
                     values.update(status="completed", ended_at=ended, end_reason=session.end_reason[:64],
                                   duration_s=max(0, int((ended - _aware(call.started_at)).total_seconds())))
-            await s.execute(update(Call).where(Call.id == call_id).values(**values))
+                await s.execute(update(Call).where(Call.id == call_id).values(**values))
+        else:
+            # every other turn, and the last one of a transferred call, whose end the ACD records
+            await self._writer.write(rows, {"id": call_id, **values})
         self._stored[call_id] = first + len(steps)
         steps.clear()
 

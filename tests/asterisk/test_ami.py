@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from hotline.db.models import Call, CallLeg, Recording
+from hotline.db.models import Agent, Call, CallLeg, Recording
 from hotline.telephony.asterisk.ami import AmiActionError, AmiAuthError, AmiClient, AmiTimeout
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from tests.asterisk.conftest import FAST, with_ami
@@ -246,6 +246,8 @@ async def test_dialend_reports_the_answer_before_dial_returns(settings, db, ami_
     bridge = await ami_bridge(settings, db, ami_server, acd)
     talking = asyncio.Event()
     await make_call(db, "1795353419.13", "call-1795353419.13")  # ScriptedIvr keeps no records itself
+    async with db.session() as s:
+        s.add(Agent(id=7, name="Agent Seven", endpoint="PJSIP/agent1"))
     try:
         phone = FakeAgiCall(bridge.agi.port, keys=["9"], dial_hold=talking)
         runner = asyncio.create_task(phone.run())

@@ -16,9 +16,10 @@ from ivr.service import IvrService
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
+    """The in-process softphone (--local); tests/test_softphone_webhooks.py covers the webhook one."""
     parser = argparse.ArgumentParser()
     softphone.add_arguments(parser)
-    return parser.parse_args(argv)
+    return parser.parse_args(["--local", *argv])
 
 
 async def test_scripted_balance_check(settings: Settings, demo_db: Database,

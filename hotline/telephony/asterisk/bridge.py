@@ -275,10 +275,10 @@ class AsteriskBridge:
             session = self._by_channel.get(m.get("Channel", ""))
             if session is not None and session.call_id is not None:
                 offer = session.current_offer
+                await session.report_answered()  # the ACD first: the agent is on the call now
                 await self.facts.agent_answered(
                     session.call_id, offer.agent_id if offer else None, m.get("DestUniqueid", ""), m.get("DestChannel", "")
                 )
-                await session.report_answered()
 
     async def _resync(self, client: AmiClient) -> None:
         channels = await client.list_action({"Action": "CoreShowChannels"}, "CoreShowChannel")
