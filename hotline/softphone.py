@@ -124,15 +124,7 @@ class Softphone:
 
     def _ask(self, gather: Gather, hint: str) -> str | None:
         hidden = gather.secure and sys.stdin.isatty()
-        label = f"keys ({hint}{', hidden' if hidden else ''})> "
-        try:
-            text = getpass.getpass(label) if hidden else input(label)
-        except EOFError:
-            return None
-        text = text.strip()
-        if text.lower() == "q":
-            return None
-        return text or SILENCE
+        return read_keys(f"keys ({hint}{', hidden' if hidden else ''})> ", hidden)
 
     def _print(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -216,14 +208,19 @@ class _TerminalKeys:
         return None if entry == SILENCE else entry
 
     def _ask(self, gather: GatherInfo) -> str | None:
+        # TwiML does not say which entries are secret: every entry longer than a menu key is hidden
         long_entry = gather.num_digits is None or gather.num_digits > 2
         hidden = long_entry and sys.stdin.isatty()
-        label = "keys (end with #, hidden)> " if hidden else "keys> "
-        try:
-            text = getpass.getpass(label) if hidden else input(label)
-        except EOFError:
-            return None
-        text = text.strip()
-        if text.lower() == "q":
-            return None
-        return text or SILENCE
+        return read_keys("keys (end with #, hidden)> " if hidden else "keys> ", hidden)
+
+
+def read_keys(label: str, hidden: bool) -> str | None:
+    """One line of keys from the terminal: None to hang up (q or end of input), "." for silence."""
+    try:
+        text = getpass.getpass(label) if hidden else input(label)
+    except EOFError:
+        return None
+    text = text.strip()
+    if text.lower() == "q":
+        return None
+    return text or SILENCE

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from acd import campaigns
 from acd.config import CATEGORIES
 from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
-from acd.service import AcdError
+from acd.service import Acd, AcdError
 from acd.views import AWAY_REASONS
 from hotline.db import Database
 from hotline.db.models import Call, Customer, IvrStep
@@ -181,19 +181,24 @@ async def desktop_state(request: web.Request) -> web.Response:
                               "callbacks": await _callbacks_of(request.app[DB], agent_id)})
 
 
-@requires("agent")
-async def change_state(request: web.Request) -> web.Response:
-    agent_id = my_agent_id(request)
-    change = await read_body(request, StateChange)
+async def apply_state(acd: Acd, agent_id: int, change: StateChange, by: str) -> None:
+    """An agent's own change or a supervisor's forced one; a change the ACD refuses is a 409."""
     check_away_reason(change)
-    acd = request.app[ACD]
     try:
         if change.state == "ready":
             await acd.ready(agent_id)
         else:
-            await acd.set_state(agent_id, change.state, change.reason, by=f"user:{current_user(request).username}")
+            await acd.set_state(agent_id, change.state, change.reason, by=by)
     except AcdError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
+
+
+@requires("agent")
+async def change_state(request: web.Request) -> web.Response:
+    agent_id = my_agent_id(request)
+    change = await read_body(request, StateChange)
+    acd = request.app[ACD]
+    await apply_state(acd, agent_id, change, by=f"user:{current_user(request).username}")
     mine = own_view(acd.snapshot(), agent_id)
     return web.json_response({"agent": agent_json(mine) if mine else None})
 

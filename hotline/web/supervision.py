@@ -11,7 +11,6 @@ from sqlalchemy import func, or_, select
 
 from acd import campaigns
 from acd.models import Callback, Campaign
-from acd.service import AcdError
 from hotline.db import Database
 from hotline.db.models import Agent, AuditLog, Customer
 from hotline.web.access import requires
@@ -19,8 +18,8 @@ from hotline.web.api import page_args, recent_calls
 from hotline.web.desktop import (
     AGENT_AWAY_REASONS,
     StateChange,
+    apply_state,
     callback_json,
-    check_away_reason,
     read_body,
     unprocessable,
 )
@@ -55,18 +54,11 @@ async def force_state(request: web.Request) -> web.Response:
     user = current_user(request)
     agent_id = int(request.match_info["agent_id"])
     change = await read_body(request, StateChange)
-    check_away_reason(change)
     acd = request.app[ACD]
     before = own_view(acd.snapshot(), agent_id)
     if before is None:
         raise web.HTTPNotFound(text=f"no agent {agent_id}")
-    try:
-        if change.state == "ready":
-            await acd.ready(agent_id)
-        else:
-            await acd.set_state(agent_id, change.state, change.reason, by=f"supervisor:{user.username}")
-    except AcdError as exc:
-        raise web.HTTPConflict(text=str(exc)) from None
+    await apply_state(acd, agent_id, change, by=f"supervisor:{user.username}")
     after = own_view(acd.snapshot(), agent_id) or before
     async with request.app[DB].session() as s:
         s.add(AuditLog(actor=f"user:{user.username}", action="agent_state_forced", target=f"agent:{agent_id}",
