@@ -18,12 +18,12 @@ import logging
 import shutil
 import subprocess
 import tempfile
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.settings import Settings
+from recordings.audio import audio_segment
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +80,9 @@ def sound_files(settings: Settings, languages: tuple[str, ...], only: set[str] |
     return list(files.values())
 
 
-def _audio_segment() -> type:
-    """pydub's AudioSegment wired to imageio-ffmpeg's binary (pydub warns at import when no ffmpeg is
-    on PATH; we never use PATH, so that one warning is silenced here, in the main thread)."""
-    import imageio_ffmpeg
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
-        from pydub import AudioSegment
-    AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
-    return AudioSegment
-
-
 def render(espeak: str, sound: SoundFile, target: Path) -> None:
     """espeak-ng → WAV at its own rate → ffmpeg resample to 8 kHz mono 16-bit."""
-    AudioSegment = _audio_segment()  # noqa: N806
+    AudioSegment = audio_segment()  # noqa: N806
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "tts.wav"
@@ -123,7 +111,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     files = sound_files(settings, languages, only, vocabulary=not args.no_vocabulary)
     todo = [f for f in files if args.force or not (args.out / f"{f.name}.wav").exists()]
     print(f"{len(files)} sound files, {len(todo)} to render into {args.out}")
-    _audio_segment()  # import pydub here, not in a worker thread
+    audio_segment()  # import pydub here, not in a worker thread
     loop = asyncio.get_running_loop()
     failures = 0
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
