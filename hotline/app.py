@@ -3,6 +3,7 @@ and (through start-up hooks) the FastAGI listener and the AMI client."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -31,9 +32,11 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     owns_db = db is None
     app[DB] = db or Database(settings.database.url, echo=settings.database.echo)
     if owns_db:
-        async def _dispose(app: web.Application) -> None:
+        # the first cleanup context: it is torn down last, after everything that writes
+        async def _database(app: web.Application) -> AsyncIterator[None]:
+            yield
             await app[DB].dispose()
-        app.on_cleanup.append(_dispose)
+        app.cleanup_ctx.append(_database)
 
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
                          autoescape=jinja2.select_autoescape(default=True))
@@ -52,21 +55,20 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
 def _setup_call_handling(app: web.Application) -> None:
     """The ACD and the IVR, then the bridges that carry calls to them.
 
-    Order matters: the ACD starts before the bridges accept calls and stops after they have
-    hung up, so no routing fact is lost on shutdown."""
+    Each part is a cleanup context, so shutdown runs in exactly the reverse order of start-up:
+    the Asterisk listener stops taking calls, the ACD drains what it asked the bridges to do (the
+    Twilio REST client still open), the REST client closes, and the database goes last."""
     settings, db = app[SETTINGS], app[DB]
     acd = Acd(load_for(settings), db, settings)
     app[ACD] = acd
     app[IVR] = IvrService(settings, db, is_open=acd.is_open)
 
-    async def start_acd(app: web.Application) -> None:
-        await app[ACD].start()
-
-    async def stop_acd(app: web.Application) -> None:
+    async def run_acd(app: web.Application) -> AsyncIterator[None]:
+        await app[ACD].start()  # restored callbacks may dial at once: the REST client is up by now
+        yield
         await app[ACD].stop()
 
-    app.on_startup.append(start_acd)
     twilio.setup(app)
+    app.cleanup_ctx.append(run_acd)
     asterisk.setup(app)
-    app.on_cleanup.append(stop_acd)
     app[READINESS_CHECKS].update({"twilio": twilio.status, "asterisk": asterisk.status})

@@ -114,14 +114,16 @@ def _now(request: web.Request) -> datetime:
 # --- the call card ------------------------------------------------------------------------------------
 
 
-async def may_see_call(request: web.Request, call_id: str, agent_id: int) -> bool:
-    """The ACD offered this call to the agent: lately (the hub remembers) or as the database records."""
-    if request.app[HUB].handled(agent_id, call_id):
+async def may_see_call(request: web.Request, call_id: str, agent_id: int,
+                       kinds: tuple[str, ...] = ("offered", "answered")) -> bool:
+    """The ACD offered this call to the agent (kinds=("answered",): the agent took it), lately
+    (the hub remembers) or as the database records."""
+    if request.app[HUB].handled(agent_id, call_id, kinds):
         return True
     async with request.app[DB].session() as s:
         return bool(await s.scalar(select(
             exists().where(RoutingEvent.call_id == call_id, RoutingEvent.agent_id == agent_id,
-                           RoutingEvent.kind.in_(("offered", "answered")))
+                           RoutingEvent.kind.in_(kinds))
             | exists().where(Call.id == call_id, Call.agent_id == agent_id))))
 
 
@@ -218,8 +220,9 @@ async def show_call(request: web.Request) -> web.Response:
 async def save_wrapup(request: web.Request) -> web.Response:
     agent_id, call_id = my_agent_id(request), request.match_info["call_id"]
     wrap = await read_body(request, WrapUp)
-    if not await may_see_call(request, call_id, agent_id):
-        raise web.HTTPNotFound(text=f"no call {call_id} of yours")
+    # an agent who was only offered the call may read its card but not write its wrap-up
+    if not await may_see_call(request, call_id, agent_id, kinds=("answered",)):
+        raise web.HTTPNotFound(text=f"no call {call_id} answered by you")
     async with request.app[DB].session() as s:
         call = await s.get(Call, call_id)
         if call is None:

@@ -106,11 +106,13 @@ class LiveHub:
         self._unlisten: Any = None
         # the calls each agent was offered lately: the routing log is written behind, so a wrap-up
         # sent a moment after the call may not find its facts in the database yet
-        self._handled: dict[int, deque[str]] = {}
+        self._handled: dict[int, deque[tuple[str, str]]] = {}
 
-    def handled(self, agent_id: int, call_id: str) -> bool:
+    def handled(self, agent_id: int, call_id: str, kinds: tuple[str, ...] = ("offered", "answered")) -> bool:
+        """The ACD lately offered this call to the agent (or, with kinds=("answered",), they took it)."""
         self.start()
-        return call_id in self._handled.get(agent_id, ())
+        seen = self._handled.get(agent_id, ())
+        return any((kind, call_id) in seen for kind in kinds)
 
     def start(self) -> None:
         if self._task is None:
@@ -164,8 +166,9 @@ class LiveHub:
     def _on_event(self, event: AcdEvent) -> None:
         # runs inside the Acd's decision step: only queue work here, never block or raise
         agent_id = event.agent_id
-        if agent_id is not None and event.kind == "offered" and event.call_id is not None:
-            self._handled.setdefault(agent_id, deque(maxlen=_HANDLED_PER_AGENT)).append(event.call_id)
+        if agent_id is not None and event.kind in ("offered", "answered") and event.call_id is not None:
+            self._handled.setdefault(agent_id, deque(maxlen=_HANDLED_PER_AGENT)).append(
+                (event.kind, event.call_id))
         readers = list(self._supervisors)
         if agent_id is not None and agent_id in self._agents:
             self._touched.add(agent_id)

@@ -95,26 +95,42 @@ class SqlBankingBackend:
                                   Card.id.desc()).limit(1))
             if card is None:
                 return Verification("not_found")
-            if card.phone_banking_locked:
-                return Verification("locked", card_id=card.id)
             card_id, pin_hash = card.id, card.pin_hash
+        attempt = await self._count_attempt(card_id)
+        if attempt is None:
+            return Verification("locked", card_id=card_id)
         if not await verify_secret(pin_hash, pin):
-            return await self._wrong_pin(card_id, call_id)
+            return await self._wrong_pin(card_id, attempt, call_id)
         async with self.db.session() as s:
-            await s.execute(update(Card).where(Card.id == card_id).values(failed_pin_attempts=0))
+            if not await self._reset_attempts(s, card_id):
+                return Verification("locked", card_id=card_id)
             card = await s.get_one(Card, card_id)
             customer = await s.get_one(Customer, card.customer_id)
             return Verification("ok", customer=_customer_info(customer), card_id=card_id)
 
-    async def _wrong_pin(self, card_id: int, call_id: str | None) -> Verification:
+    async def _count_attempt(self, card_id: int) -> int | None:
+        """Count a PIN attempt before checking it (argon2 is slow): guesses sent in parallel each get
+        their own number, and those past the limit are never checked. None: locked."""
         async with self.db.session() as s:
-            attempts = await s.scalar(
-                update(Card).where(Card.id == card_id)
+            attempt = await s.scalar(
+                update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False))
                 .values(failed_pin_attempts=Card.failed_pin_attempts + 1)
                 .returning(Card.failed_pin_attempts))
-            assert attempts is not None
-            if attempts < self._max_attempts:
-                return Verification("wrong_pin", card_id=card_id, attempts_left=self._max_attempts - attempts)
+        if attempt is not None and attempt > self._max_attempts:
+            return None
+        return attempt
+
+    @staticmethod
+    async def _reset_attempts(s: AsyncSession, card_id: int) -> bool:
+        """A right PIN clears the count, unless parallel wrong guesses locked the card meanwhile."""
+        reset = await s.execute(update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False))
+                                .values(failed_pin_attempts=0))
+        return bool(reset.rowcount)  # type: ignore[attr-defined]
+
+    async def _wrong_pin(self, card_id: int, attempts: int, call_id: str | None) -> Verification:
+        if attempts < self._max_attempts:
+            return Verification("wrong_pin", card_id=card_id, attempts_left=self._max_attempts - attempts)
+        async with self.db.session() as s:
             locked_now = await s.execute(update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False))
                                          .values(phone_banking_locked=True))
             if locked_now.rowcount:  # type: ignore[attr-defined]
@@ -178,20 +194,24 @@ class SqlBankingBackend:
             card = await s.get(Card, card_id)
             if card is None:
                 return PinChangeResult("wrong_pin")
-            if card.phone_banking_locked:
-                return PinChangeResult("locked")
             pin_hash = card.pin_hash
             birth = await s.scalar(select(Customer.birth_date).where(Customer.id == card.customer_id))
+        attempt = await self._count_attempt(card_id)
+        if attempt is None:
+            return PinChangeResult("locked")
         if not await verify_secret(pin_hash, old_pin):
-            result = await self._wrong_pin(card_id, call_id)
+            result = await self._wrong_pin(card_id, attempt, call_id)
             return PinChangeResult(result.outcome, attempts_left=result.attempts_left)
         reason = weak_pin_reason(new_pin, old_pin, birth)
         if reason:
+            async with self.db.session() as s:  # the old PIN was right: the count starts again
+                await self._reset_attempts(s, card_id)
             return PinChangeResult("weak_pin", reason=reason)
         new_hash = await hash_secret(new_pin)
         async with self.db.session() as s:
             # only if nobody changed it meanwhile: the old PIN we checked must still be the PIN
-            changed = await s.execute(update(Card).where(Card.id == card_id, Card.pin_hash == pin_hash)
+            changed = await s.execute(update(Card).where(Card.id == card_id, Card.pin_hash == pin_hash,
+                                                         Card.phone_banking_locked.is_(False))
                                       .values(pin_hash=new_hash, failed_pin_attempts=0))
             if not changed.rowcount:  # type: ignore[attr-defined]
                 return PinChangeResult("wrong_pin")

@@ -225,3 +225,27 @@ async def test_bill_payment(bank: SqlBankingBackend, demo_db: Database, settings
         payment = await s.scalar(select(Payment).where(Payment.idempotency_key == "b1"))
         biller = await s.get(Biller, payment.biller_id)
     assert (payment.kind, payment.to_account_id, biller.code) == ("bill", None, "electricity")
+
+
+async def test_parallel_pin_guesses_are_checked_no_more_than_the_limit(bank: SqlBankingBackend, demo_db: Database,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guesses sent at once must not all be checked before the first failures lock the card."""
+    import ivr.banking.sql as sql
+
+    checked: list[str] = []
+    real_verify = sql.verify_secret
+
+    async def counting_verify(hashed: str, pin: str) -> bool:
+        checked.append(pin)
+        return await real_verify(hashed, pin)
+
+    monkeypatch.setattr(sql, "verify_secret", counting_verify)
+    guesses = [f"{n:06d}" for n in range(900001, 900021)]  # twenty wrong PINs
+    results = await asyncio.gather(*(bank.verify("6222020000000001", g) for g in guesses))
+    assert len(checked) == 3
+    assert sorted(r.outcome for r in results) == ["locked"] * 18 + ["wrong_pin"] * 2
+    assert (await bank.verify("6222020000000001", "147258")).outcome == "locked"
+    async with demo_db.session() as s:
+        locks = await s.scalar(select(func.count()).select_from(AuditLog)
+                               .where(AuditLog.action == "phone_banking_locked"))
+    assert locks == 1

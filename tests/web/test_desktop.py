@@ -194,6 +194,19 @@ async def test_an_agent_cannot_open_another_agents_call(desk):
     assert response.status == 404
 
 
+async def test_an_agent_only_offered_the_call_cannot_write_its_wrap_up(desk):
+    csrf = await desk.login_as("agent1")
+    await desk.post("/api/desktop/state", {"state": "available"}, csrf)
+    agent1 = await _routed_call(desk)
+    await desk.acd.offer_failed("call-li-1", agent1, "no-answer")
+    assert (await desk.client.get("/api/desktop/calls/call-li-1")).status == 200
+    response = await desk.post("/api/desktop/calls/call-li-1/wrapup", {"wrapup_code": "other", "notes": "x"}, csrf)
+    assert response.status == 404
+    async with desk.db.session() as s:
+        call = await s.get(Call, "call-li-1")
+    assert (call.wrapup_code, call.notes) == (None, None)
+
+
 async def test_wrap_up_saves_code_and_notes_and_ends_wrap_up(desk):
     csrf = await desk.login_as("agent1")
     await desk.post("/api/desktop/state", {"state": "available"}, csrf)

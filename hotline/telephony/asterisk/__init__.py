@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from hotline.telephony.asterisk.bridge import AsteriskBridge
@@ -19,23 +21,21 @@ __all__ = ["BRIDGE", "AsteriskBridge", "agi_port", "setup", "status"]
 
 
 def setup(app: web.Application) -> None:
-    """Register start/stop of the bridge on the app (reads SETTINGS, DB, IVR and, if set, ACD)."""
+    """Start the bridge with the app and stop it on shutdown (reads SETTINGS, DB, IVR and, if set,
+    ACD). A cleanup context: it stops before whatever the app set up ahead of it."""
 
-    async def start(app: web.Application) -> None:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        if not settings.agi.enabled and not settings.ami.enabled:
-            return
-        bridge = AsteriskBridge(settings, app[DB], app[IVR], app.get(ACD))
-        app[BRIDGE] = bridge
-        await bridge.start()
-
-    async def stop(app: web.Application) -> None:
-        bridge = app.get(BRIDGE)
+        bridge = None
+        if settings.agi.enabled or settings.ami.enabled:
+            bridge = AsteriskBridge(settings, app[DB], app[IVR], app.get(ACD))
+            app[BRIDGE] = bridge
+            await bridge.start()
+        yield
         if bridge is not None:
             await bridge.stop()
 
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    app.cleanup_ctx.append(lifecycle)
 
 
 def status(app: web.Application) -> dict[str, bool]:
