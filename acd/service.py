@@ -2,6 +2,8 @@
 
 Everything that decides is synchronous in-memory work on one event loop, so no two decisions ever
 interleave: an agent is reserved in the same step that picks them, and can never be picked twice.
+(`enqueue` reads the customer record before its decision step; a hang-up reported during that
+read is remembered and applied when the step runs.)
 What a decision asks of the telephony (ring an agent, move a caller, dial out) is handed to the
 call's bridge (`Connector`) as a task; the bridge reports back through `offer_answered`,
 `offer_failed` and `call_ended`. Facts are appended to the routing event log in order (journal).
@@ -20,7 +22,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +50,7 @@ CUSTOMER_NOT_REACHED = frozenset(
     {"no-answer", "busy", "failed", "canceled", "cancelled", "unavailable", "congestion", "rejected"}
 )
 STOP_GRACE_S = 5.0
+_ENDED_EARLY_KEPT = 1000  # hang-ups of not-yet-queued calls remembered (bounded)
 OFFER_FAILURES = ("no-answer", "busy", "unavailable", "failed")
 _STAFFED = frozenset({"available", "reserved", "on_call", "wrap_up"})
 
@@ -123,6 +126,9 @@ class Acd:
         self._listeners: list[Callable[[AcdEvent], None]] = []
         self._subscribers: set[asyncio.Queue[AcdEvent]] = set()
         self._seq = 0
+        # calls reported over before the ACD knew them: a caller who hangs up while their
+        # transfer is still being queued (enqueue awaits the customer record first)
+        self._ended_early: OrderedDict[str, str] = OrderedDict()
         self._handle_s = config.default_handle_s  # moving average of talk + wrap-up, for wait estimates
         self._started = False
 
@@ -244,6 +250,12 @@ class Acd:
         )
         self._calls[entry.call_id] = entry
         self._emit("enqueued", call=entry, detail={"priority": entry.priority, "vip": vip})
+        gone = self._ended_early.pop(call.call_id, None)
+        if gone is not None:
+            self._cancel(entry, "wait_timer")
+            self._calls.pop(entry.call_id, None)
+            self._emit("abandoned", call=entry, reason=gone, wait_s=0)
+            return QueueStatus(0, 0)
         if not self.is_open(call.queue, now):
             self._overflow(entry, "closed")
         else:
@@ -254,7 +266,12 @@ class Acd:
     async def call_ended(self, call_id: str, reason: str) -> None:
         """A call is over: a waiting caller abandoned, a talking call goes to wrap-up. Unknown ids are ignored."""
         call = self._calls.get(call_id)
-        if call is None or (call.kind == "callback" and not call.outbound):
+        if call is None:
+            self._ended_early[call_id] = reason
+            while len(self._ended_early) > _ENDED_EARLY_KEPT:
+                self._ended_early.popitem(last=False)
+            return
+        if call.kind == "callback" and not call.outbound:
             return  # the caller hung up after asking for a callback: their place is kept
         if call.state == "talking":
             self._emit("ended", call=call, agent=call.agent, reason=reason,

@@ -15,9 +15,10 @@ from aiohttp import web
 
 from hotline.db import Database
 from hotline.logs import configure_logging, mark_secret
-from hotline.settings import Settings, SettingsError, load_settings
+from hotline.settings import SecuritySettings, Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
+DEMO_SECRET_KEY = SecuritySettings().secret_key.get_secret_value()
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
 
@@ -27,6 +28,11 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         await cmd_db_upgrade(args, settings)
         await cmd_demo(args, settings)
+    elif settings.security.secret_key.get_secret_value() == DEMO_SECRET_KEY:
+        # card and account digests keyed with a published key can be reversed by brute force
+        print("hotline serve: security.secret_key is the published demo key. Set HOTLINE_SECURITY_SECRET_KEY "
+              "to a long random value (or run the demo with --demo).", file=sys.stderr)
+        return 2
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -80,8 +80,13 @@ class IvrService:
         self._sessions[call_id] = session
         self._locks[call_id] = asyncio.Lock()
         self._stored[call_id] = 0
-        async with self._locks[call_id]:
-            actions = await self._turn(session, event)
+        try:
+            async with self._locks[call_id]:
+                actions = await self._turn(session, event)
+        except BaseException:
+            # the bridge never learns this call id, so nobody would ever hang it up
+            self._forget(call_id)
+            raise
         return Turn(call_id, actions)
 
     async def handle(self, call_id: str, event: Digits | Timeout) -> list[BridgeAction]:
@@ -107,8 +112,7 @@ class IvrService:
                 self.engine.step(session, HungUp(reason))
                 await self._store(session, final=True)
             finally:
-                self._locks.pop(call_id, None)
-                self._stored.pop(call_id, None)
+                self._forget(call_id)
 
     def language(self, call_id: str) -> str:
         return self._session(call_id).language
@@ -118,6 +122,11 @@ class IvrService:
         return self._session(call_id)
 
     # --- internals ---------------------------------------------------------------------------------
+
+    def _forget(self, call_id: str) -> None:
+        self._sessions.pop(call_id, None)
+        self._locks.pop(call_id, None)
+        self._stored.pop(call_id, None)
 
     def _session(self, call_id: str) -> Session:
         try:

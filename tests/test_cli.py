@@ -71,6 +71,11 @@ async def test_serve_demo_answers_health_and_stops_cleanly_on_sigterm(tmp_path):
     assert "hotline stopping" in stderr and "Traceback" not in stderr
 
 
+async def test_serve_refuses_the_published_demo_secret_key_outside_demo_mode(tmp_path):
+    code, _, err = await _hotline("serve", env=_env(tmp_path, HOTLINE_HTTP_PORT=str(_free_port())))
+    assert code == 2 and "HOTLINE_SECURITY_SECRET_KEY" in err
+
+
 @pytest.mark.skipif(bool(PG_URL), reason="runs its own SQLite database; the PostgreSQL run adds nothing")
 async def test_user_add_reads_the_password_from_stdin_and_never_echoes_it(tmp_path):
     env = _env(tmp_path)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from acd.clock import ManualClock
 from acd.models import RoutingEvent
+from acd.ports import QueueStatus
 from acd.service import RING_GRACE_S, Acd, AcdError
 from hotline.db.models import Customer
 from tests.acd.conftest import RecordingBridge, agent_ids, caller
@@ -189,6 +190,20 @@ async def test_abandoned_while_waiting_and_while_ringing(acd: Acd, bridge: Recor
         waits = list(await s.scalars(select(RoutingEvent.wait_s).where(RoutingEvent.kind == "abandoned")
                                      .order_by(RoutingEvent.id)))
     assert waits == [12, 3]
+    acd.check_invariants()
+
+
+async def test_hang_up_reported_while_the_transfer_is_being_queued(acd: Acd, bridge: RecordingBridge):
+    """The bridge's hang-up can overtake its own enqueue (which first reads the customer record):
+    the caller must not be left waiting in the queue, nor offered to an agent."""
+    a1, _ = await agent_ids(acd)
+    await acd.login(a1)
+    queued = asyncio.create_task(acd.enqueue(caller("gone")))
+    await acd.call_ended("gone", "hangup")  # runs before the enqueue task gets going
+    assert await queued == QueueStatus(0, 0)
+    assert acd.queue_status("gone") is None
+    assert acd.snapshot().agents[0].state == "available" and bridge.offers == []
+    assert (await kinds(acd))[-2:] == ["enqueued", "abandoned"]
     acd.check_invariants()
 
 

@@ -69,17 +69,29 @@ async def test_outbound_customer_busy_ends_the_attempt(make_env) -> None:
     assert (await row(env, call.call_id)).end_reason == "customer-busy"
 
 
-async def test_outbound_rest_failure_raises_to_the_acd(make_env) -> None:
+async def test_outbound_rest_failure_raises_to_the_acd_without_placing_twice(make_env) -> None:
+    """A 500 on calls.create may mean the call was placed anyway: never retried, so the agent's
+    phone cannot ring twice for one callback."""
     env: Env = await make_env()
     env.twilio.fail(500, 3)
     call = outbound()
-    with pytest.raises(RestError, match="failed after 3 attempts"):
+    with pytest.raises(RestError, match="HTTP 500"):
         await env.bridge.place_outbound(call)
+    assert len(env.twilio.requests) == 1
     saved = await row(env, call.call_id)
     assert saved.status == "failed"
     async with env.db.session() as s:
         legs = (await s.scalars(select(CallLeg).where(CallLeg.call_id == call.call_id))).all()
     assert [leg.end_reason for leg in legs] == ["failed"]
+
+
+async def test_outbound_is_retried_when_twilio_rate_limits(make_env) -> None:
+    env: Env = await make_env()
+    env.twilio.fail(429, 2)
+    call = outbound()
+    await env.bridge.place_outbound(call)
+    assert len(env.twilio.requests) == 3
+    assert len(env.twilio.outbound) == 1
 
 
 async def test_outbound_to_an_undiallable_endpoint_raises(make_env) -> None:

@@ -435,7 +435,12 @@ class TwilioBridge:
             async def answered() -> str:
                 call.last_agent_id = agent_id
                 await self._mark_leg_answered(call.agent_leg_id)
-                await self.acd.offer_answered(call.call_id, agent_id)
+                try:
+                    await self.acd.offer_answered(call.call_id, agent_id)
+                except Exception:
+                    # the agent is on the phone whatever the ACD thinks (e.g. it answered after the
+                    # ring timeout): the call goes on, as on the inbound path
+                    log.exception("call %s: the ACD refused the answer by agent %s", call.call_id, agent_id)
                 return ""
 
             await call.once("agent-answered", answered)

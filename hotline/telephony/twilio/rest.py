@@ -2,7 +2,8 @@
 
 The twilio library's AsyncTwilioHttpClient must be created inside the running loop (it opens an
 aiohttp session) and ignores its own timeout, so every request runs under asyncio.timeout. Server
-errors, rate limiting and network failures are retried with exponential backoff; anything else, and
+errors, rate limiting and network failures are retried with exponential backoff (placing a call only
+when Twilio cannot have acted on the request); anything else, and
 the last failure, is raised as RestError for the caller to report (the ACD, the log).
 """
 
@@ -32,10 +33,15 @@ class RestNotConfigured(RestError):
     """twilio.account_sid is empty: inbound webhooks work, mid-call changes and outbound calls do not."""
 
 
-def _retryable(exc: BaseException) -> bool:
+def _retryable(exc: BaseException, *, idempotent: bool) -> bool:
+    """Whether trying again is safe. A request that creates something (a call) is retried only when
+    Twilio certainly did not act on it: rate limited, or no connection was made at all. After a
+    timeout or a 5xx it may have placed the call, and a second one would ring the agent twice."""
     if isinstance(exc, TwilioRestException):
-        return exc.status >= 500 or exc.status == 429
-    return isinstance(exc, aiohttp.ClientError | OSError | TimeoutError)
+        return exc.status == 429 or (idempotent and exc.status >= 500)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return True
+    return idempotent and isinstance(exc, aiohttp.ClientError | OSError | TimeoutError)
 
 
 class TwilioRest:
@@ -85,7 +91,7 @@ class TwilioRest:
         call = await self._call(f"create call to {to}", lambda: client.calls.create_async(
             to=to, from_=from_, twiml=twiml, timeout=int(timeout_s), status_callback=status_callback,
             status_callback_method="POST",
-            status_callback_event=["initiated", "ringing", "answered", "completed"]))
+            status_callback_event=["initiated", "ringing", "answered", "completed"]), idempotent=False)
         return call.sid
 
     def _require(self) -> Client:
@@ -93,14 +99,14 @@ class TwilioRest:
             raise RestNotConfigured("Twilio REST client not available (twilio.account_sid empty or app not started)")
         return self._client
 
-    async def _call(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, what: str, request: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
         attempts = self._settings.rest_retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 async with asyncio.timeout(self._settings.rest_timeout_s):
                     return await request()
             except Exception as exc:
-                if not _retryable(exc):
+                if not _retryable(exc, idempotent=idempotent):
                     raise RestError(f"{what}: {_describe(exc)}") from exc
                 if attempt == attempts:
                     raise RestError(f"{what}: failed after {attempts} attempts: {_describe(exc)}") from exc
