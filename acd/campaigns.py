@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.config import AcdConfig
 from acd.models import MAX_CAMPAIGN_ATTEMPTS, Campaign, CampaignAttempt, CampaignContact
-from hotline.db import Database
+from hotline.db import Database, aware
 from hotline.db.models import Customer
 
 OUTCOMES = ("reached", "no_answer", "busy", "failed", "refused", "wrong_number", "agent_unreachable")
@@ -60,8 +60,6 @@ class CampaignSummary:
     other_channel: int
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 async def create(db: Database, *, name: str, department: str, reason: str, script: str,
@@ -175,7 +173,7 @@ async def start_attempt(s: AsyncSession, contact_id: int, agent_id: int, call_id
         raise CampaignError(f"contact {contact_id} is not previewed by agent {agent_id} in an approved campaign")
     attempt_no, not_before, number = row
     s.add(CampaignAttempt(contact_id=contact_id, attempt_no=attempt_no, agent_id=agent_id, call_id=call_id,
-                          not_before=_aware(not_before), started_at=now))
+                          not_before=aware(not_before), started_at=now))
     await s.flush()  # the database's checks speak here: a 4th attempt or one inside the gap fails
     return number
 

@@ -25,7 +25,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +38,7 @@ from acd.models import Callback, CallbackAttempt, RoutingEvent
 from acd.ports import Connector, Offer, OutboundCall, Overflow, QueueStatus, WaitingCall
 from acd.router import CallSlot, Router
 from acd.views import AWAY_REASONS, AcdEvent, AcdSnapshot, AgentView, QueueView, WaitingView
-from hotline.db import Database
+from hotline.db import Database, aware
 from hotline.db.models import Agent, Customer
 from hotline.settings import Settings
 
@@ -792,15 +792,15 @@ class Acd:
         if row.kind == "scheduled":
             entry = self._scheduled_entry(row.id, row.agent_id or 0, row.number, row.customer_id, row.note)
             entry.attempt_no = row.attempts
-            self._arm_due(entry, max(x for x in (_aware(row.due_at), _aware(row.next_attempt_at), now) if x))
+            self._arm_due(entry, max(aware(x) for x in (row.due_at, row.next_attempt_at, now) if x))
             return
         queue = row.queue if row.queue in self.config.queues else self.config.queue_for_category(row.category)
         entry = _Call(call_id=row.origin_call_id or f"callback-{row.id}", queue=queue, category=row.category,
                       connector=row.connector, kind="callback", priority=row.priority, number=row.number,
-                      customer_id=row.customer_id, enqueued_at=_aware(row.enqueued_at), seq=self._next_seq(),
+                      customer_id=row.customer_id, enqueued_at=aware(row.enqueued_at) if row.enqueued_at else None, seq=self._next_seq(),
                       callback_id=row.id, attempt_no=row.attempts, visited={queue})
         self._calls[entry.call_id] = entry
-        next_at = _aware(row.next_attempt_at)
+        next_at = aware(row.next_attempt_at) if row.next_attempt_at else None
         if next_at is not None and next_at > now:
             entry.state = "retry_wait"
             self.clock.call_later((next_at - now).total_seconds(), lambda: self._retry_due(entry))
@@ -997,7 +997,3 @@ class Acd:
 def _jsonable(detail: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in detail.items() if v is not None}
 
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without a zone; everything we store is UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

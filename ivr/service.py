@@ -14,12 +14,12 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from hotline.db import Database, utcnow
+from hotline.db import Database, aware, utcnow
 from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
 from ivr.actions import Action, BridgeAction, Gather, Hangup, RunOperation, Transfer
@@ -217,7 +217,7 @@ class IvrService:
                 if call.ended_at is None:
                     ended = self._clock()
                     values.update(status="completed", ended_at=ended, end_reason=session.end_reason[:64],
-                                  duration_s=max(0, int((ended - _aware(call.started_at)).total_seconds())))
+                                  duration_s=max(0, int((ended - aware(call.started_at)).total_seconds())))
                 await s.execute(update(Call).where(Call.id == call_id).values(**values))
         else:
             # every other turn, and the last one of a transferred call, whose end the ACD records
@@ -230,7 +230,3 @@ def _fields(result: Any) -> dict[str, Any]:
     """A backend result dataclass as OperationResult data (outcome included, popped by the caller)."""
     return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
 
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; they were written in UTC
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -47,3 +47,20 @@ def test_short_values_are_not_marked():
     record = logging.LogRecord("x", logging.INFO, "", 0, "queue 12 position 1", None, None)
     filt.filter(record)
     assert record.getMessage() == "queue 12 position 1"
+
+
+async def test_the_twilio_bridge_marks_digits_of_secure_gathers(live_app):
+    """A PIN typed into a secure gather is masked in any log line that later quotes it by mistake."""
+    import io
+
+    from hotline.logs import redact
+    from hotline.softphone import call_server
+    from tests.test_softphone_webhooks import softphone_args
+
+    wrong_pin = "591736"  # used by no other test: the registry of marked secrets is process-wide
+    assert redact(f"pin {wrong_pin}") == f"pin {wrong_pin}"  # nothing marked it yet
+    keys = f"2 1 6222020000000001# {wrong_pin}# 147258# 2"
+    code = await call_server(softphone_args("--keys", keys), live_app.settings, io.StringIO())
+    assert code == 0
+    assert redact(f"pin {wrong_pin}") == f"pin {MASK}"
+    assert redact("menu 1") == "menu 1"  # menu keys are not secrets

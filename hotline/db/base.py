@@ -29,6 +29,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime: SQLite hands them back without their zone
+    (everything we store is UTC); PostgreSQL already keeps it."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Database:
     """One engine and session factory per process; `async with db.session() as s` for work units."""
 

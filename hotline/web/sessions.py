@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
-from hotline.db import Database, utcnow
+from hotline.db import Database, aware, utcnow
 from hotline.db.models import User, WebSession
 
 COOKIE = "hotline_session"
@@ -47,7 +47,7 @@ async def load_session(db: Database, token: str) -> SessionUser | None:
         row = await s.scalar(
             select(WebSession).options(joinedload(WebSession.user)).where(WebSession.id == _key(token))
         )
-        if row is None or row.expires_at.replace(tzinfo=row.expires_at.tzinfo or utcnow().tzinfo) < utcnow():
+        if row is None or aware(row.expires_at) < utcnow():
             return None
         user = row.user
         if not user.active:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from acd.ports import Offer, Overflow, QueueStatus, WaitingCall
+from hotline.logs import mark_secret
 from hotline.telephony.asterisk.agi_channel import ALL_KEYS, AgiChannel
 from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, AgiProtocolError
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
@@ -244,6 +245,8 @@ class AgiCallSession:
             if muted:
                 await self._mute(True, False)
         if gather.secure:
+            if keys:
+                mark_secret(keys)  # whatever logs it from here on, by mistake, logs it masked
             log.info("agi: call %s: secure entry of %d keys", self.call_id, len(keys))
         else:
             log.debug("agi: call %s: keys %r", self.call_id, keys)

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from hotline.db import Database, utcnow
+from hotline.db import Database, aware, utcnow
 from hotline.db.models import Call, CallLeg, Recording
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class PbxFacts:
             call.ended_at = now
             call.status = "completed"
             call.end_reason = reason[:64]
-            call.duration_s = max(0, int((now - _aware(call.started_at)).total_seconds()))
+            call.duration_s = max(0, int((now - aware(call.started_at)).total_seconds()))
             return True
 
     async def resync_channels(self, live_uniqueids: set[str], live_channels: set[str], *, keep: set[str]) -> int:
@@ -182,7 +182,7 @@ class PbxFacts:
                 call.ended_at = now
                 call.status = "completed"
                 call.end_reason = "pbx-channel-gone"
-                started = _aware(call.started_at)
+                started = aware(call.started_at)
                 call.duration_s = max(0, int((now - started).total_seconds()))
                 closed += 1
         if closed:
@@ -202,11 +202,7 @@ async def _call_for(s, uniqueid: str, linkedid: str) -> Call | None:
     return None
 
 
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _ms_since(moment: datetime) -> int:
-    return max(0, int((utcnow() - _aware(moment)).total_seconds() * 1000))
+    return max(0, int((utcnow() - aware(moment)).total_seconds() * 1000))

@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from twilio.twiml.voice_response import VoiceResponse
 
 from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
-from hotline.db import Database, utcnow
+from hotline.db import Database, aware, utcnow
 from hotline.db.models import Call, CallLeg, Recording
+from hotline.logs import mark_secret
 from hotline.settings import Settings
 from hotline.telephony.twilio import twiml
 from hotline.telephony.twilio import urls as paths
@@ -96,6 +97,9 @@ class TwilioBridge:
     async def gathered(self, call: LiveCall, turn: int, digits: str) -> str:
         """POST /twilio/gather?turn=N: the keys of one IVR gather (empty: the caller said nothing)."""
 
+        if turn in call.secure_turns and digits:
+            mark_secret(digits)  # whatever logs it from here on, by mistake, logs it masked
+
         async def step() -> str:
             event = Digits(digits) if digits else Timeout()
             try:
@@ -114,7 +118,10 @@ class TwilioBridge:
             if isinstance(action, Play):
                 twiml.say(response, action.prompts)
             elif isinstance(action, Gather):
-                twiml.gather(response, action, self.url(paths.GATHER, turn=call.next_turn()))
+                turn = call.next_turn()
+                if action.secure:
+                    call.secure_turns.add(turn)
+                twiml.gather(response, action, self.url(paths.GATHER, turn=turn))
             elif isinstance(action, Transfer):
                 await self._transfer(call, action, response)
             elif isinstance(action, Hangup):
@@ -643,7 +650,5 @@ def _int(value: str | None) -> int | None:
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
-    if start.tzinfo is None and end.tzinfo is not None:
-        end = end.replace(tzinfo=None)
-    return max(0, int((end - start).total_seconds()))
+    return max(0, int((aware(end) - aware(start)).total_seconds()))
 

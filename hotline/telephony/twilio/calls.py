@@ -32,6 +32,7 @@ class LiveCall:
     in_queue: asyncio.Event = field(default_factory=asyncio.Event)  # Twilio is running our <Enqueue>
     gone: asyncio.Event = field(default_factory=asyncio.Event)  # the call has ended
     answers: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    secure_turns: set[int] = field(default_factory=set)  # gathers whose keys are a PIN or card number
 
     def next_turn(self) -> int:
         self.turn += 1
