@@ -23,7 +23,7 @@ import logging
 import math
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -124,7 +124,6 @@ class Acd:
         self._journal = Journal(db)
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[AcdEvent], None]] = []
-        self._subscribers: set[asyncio.Queue[AcdEvent]] = set()
         self._seq = 0
         # calls reported over before the ACD knew them: a caller who hangs up while their
         # transfer is still being queued (enqueue awaits the customer record first)
@@ -480,16 +479,6 @@ class Acd:
         """Call `callback` for every event; returns a function that removes it."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
-
-    async def subscribe(self) -> AsyncIterator[AcdEvent]:
-        """Every event from now on, for a websocket. A reader that falls 1000 events behind loses the oldest."""
-        queue: asyncio.Queue[AcdEvent] = asyncio.Queue(maxsize=1000)
-        self._subscribers.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._subscribers.discard(queue)
 
     def snapshot(self) -> AcdSnapshot:
         now = self.clock.now()
@@ -988,10 +977,6 @@ class Acd:
                 listener(event)
             except Exception:  # noqa: BLE001 - a broken listener must not stop routing
                 log.exception("acd listener failed")
-        for queue_ in self._subscribers:
-            if queue_.full():
-                queue_.get_nowait()
-            queue_.put_nowait(event)
 
 
 def _jsonable(detail: dict[str, object]) -> dict[str, object]:

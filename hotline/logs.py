@@ -42,11 +42,6 @@ class _Secrets:
                 self._values.popitem(last=False)
             self._pattern = None
 
-    def forget(self, value: str) -> None:
-        with self._lock:
-            if self._values.pop(value, 0) is None:
-                self._pattern = None
-
     def pattern(self) -> re.Pattern[str] | None:
         with self._lock:
             if self._pattern is None and self._values:
@@ -62,10 +57,6 @@ _secrets = _Secrets()
 def mark_secret(value: str) -> None:
     """Never let `value` appear in a log line (PIN or card digits, passwords, tokens)."""
     _secrets.mark(value)
-
-
-def forget_secret(value: str) -> None:
-    _secrets.forget(value)
 
 
 def redact(text: str) -> str:
