@@ -140,9 +140,14 @@ def parse_entry(group: str, gather: Gather) -> Digits | Timeout:
 
 
 def _masked(group: str, gather: Gather) -> str:
-    if not gather.secure or group == SILENCE:
+    return mask_entry(group, gather.finish_on_key) if gather.secure else group
+
+
+def mask_entry(group: str, finish_on_key: str = "#") -> str:
+    """Keys as the softphone echoes a secret entry: `******#`."""
+    if group == SILENCE:
         return group
-    finish = gather.finish_on_key if gather.finish_on_key and group.endswith(gather.finish_on_key) else ""
+    finish = finish_on_key if finish_on_key and group.endswith(finish_on_key) else ""
     return "*" * (len(group) - len(finish)) + finish
 
 
@@ -198,7 +203,7 @@ class _TerminalKeys:
                 print("[you hang up]", file=self.out, flush=True)
                 return HANGUP
             group = self.script.pop(0)
-            shown = group if len(group) <= 2 else "*" * len(group.rstrip("#")) + "#" * group.endswith("#")
+            shown = group if len(group) <= 2 else mask_entry(group)
             print(f"> {shown}", file=self.out, flush=True)
             return None if group == SILENCE else group
         entry = await asyncio.to_thread(self._ask, gather)
