@@ -470,7 +470,7 @@ class Acd:
         self._spawn(self._connectors[name].place_outbound(OutboundCall(
             call_id=call.call_id, agent_id=agent.id, agent_endpoint=agent.endpoint, customer_number=number,
             purpose="campaign", reference_id=contact_id, ring_timeout_s=self._ring_timeout(call))),
-            on_error=lambda: self._outbound_failed(call))
+            on_error=lambda _exc: self._outbound_failed(call))
         return call.call_id
 
     # --- live view -----------------------------------------------------------------------------
@@ -570,7 +570,7 @@ class Acd:
                       ring_timeout_s=self._ring_timeout(call), queue=call.queue,
                       record=self.config.queues[call.queue].record)
         self._spawn(self._connectors[call.connector].offer(offer),
-                    on_error=lambda: self._offer_error(call.call_id, agent.id))
+                    on_error=lambda exc: self._offer_error(call.call_id, agent.id, exc))
 
     def _reserve(self, call: _Call, agent: _Agent) -> None:
         assert agent.call is None, f"agent {agent.id} reserved twice"
@@ -593,16 +593,22 @@ class Acd:
         self._spawn(self._connectors[connector].place_outbound(OutboundCall(
             call_id=leg.call_id, agent_id=agent.id, agent_endpoint=agent.endpoint, customer_number=leg.number,
             purpose="callback", reference_id=entry.callback_id or 0, ring_timeout_s=self._ring_timeout(leg))),
-            on_error=lambda: self._outbound_failed(leg))
+            on_error=lambda _exc: self._outbound_failed(leg))
         self._journal_update_callback(entry.callback_id, status="dialing")
 
     def _ring_expired(self, call: _Call, agent: _Agent) -> None:
         if call.state == "offered" and call.agent is agent and self._started:
             self._offer_lost(call, "no-answer", missed=True)
 
-    def _offer_error(self, call_id: str, agent_id: int) -> None:
+    def _offer_error(self, call_id: str, agent_id: int, exc: Exception) -> None:
         call = self._calls.get(call_id)
-        if call is not None and call.state == "offered" and call.agent is self._agents.get(agent_id):
+        if call is None or call.state != "offered" or call.agent is not self._agents.get(agent_id):
+            return
+        if isinstance(exc, LookupError):
+            # the bridge no longer carries this call (the caller hung up): nobody's fault, the
+            # agent is free at once
+            self._abandon(call, "gone")
+        else:
             # counted as a miss: a bridge that keeps failing sends agents away instead of spinning
             self._offer_lost(call, "failed", missed=True)
 
@@ -941,16 +947,16 @@ class Acd:
             agent.wrap_timer.cancel()
             agent.wrap_timer = None
 
-    def _spawn(self, request: Awaitable[None], on_error: Callable[[], None] | None) -> None:
+    def _spawn(self, request: Awaitable[None], on_error: Callable[[Exception], None] | None) -> None:
         async def run() -> None:
             try:
                 await request
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a bridge failure must not lose the caller
+            except Exception as exc:  # noqa: BLE001 - a bridge failure must not lose the caller
                 log.exception("bridge request failed")
                 if on_error is not None and self._started:
-                    on_error()
+                    on_error(exc)
             finally:
                 if isinstance(request, Coroutine):
                     request.close()  # cancelled before it ran: no "never awaited" warning

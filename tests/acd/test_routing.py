@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -204,6 +205,23 @@ async def test_hang_up_reported_while_the_transfer_is_being_queued(acd: Acd, bri
     assert acd.queue_status("gone") is None
     assert acd.snapshot().agents[0].state == "available" and bridge.offers == []
     assert (await kinds(acd))[-2:] == ["enqueued", "abandoned"]
+    acd.check_invariants()
+
+
+async def test_offer_for_a_call_its_bridge_lost_frees_the_agent_without_a_miss(acd: Acd, bridge: RecordingBridge):
+    class GoneBridge(RecordingBridge):
+        async def offer(self, offer):  # type: ignore[no-untyped-def]
+            raise LookupError(f"no call {offer.call_id} here")
+
+    acd.register_connector("gone", GoneBridge())
+    a1, _ = await agent_ids(acd)
+    await acd.login(a1)
+    await acd.enqueue(dataclasses.replace(caller("lost"), connector="gone"))
+    await acd.settle()
+    me = acd.snapshot().agents[0]
+    assert (me.state, me.missed_in_row) == ("available", 0)
+    assert acd.queue_status("lost") is None
+    assert (await kinds(acd))[-1] == "abandoned"
     acd.check_invariants()
 
 

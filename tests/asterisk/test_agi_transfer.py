@@ -4,7 +4,6 @@ Offers that interrupt the wait, Dial outcomes, and a caller hanging up at every 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import pytest
 
@@ -149,10 +148,10 @@ async def test_overflow_to_voicemail(bridge, call, ivr, acd) -> None:
     assert ivr.hangups == [(CALL, "voicemail")]
 
 
-async def test_offer_for_an_unknown_call_is_logged_not_raised(bridge, caplog) -> None:
-    caplog.set_level(logging.WARNING)
-    await bridge.offer(offer("nope"))
-    assert "no live session" in caplog.text
+async def test_offer_for_a_call_no_longer_here_tells_the_acd(bridge) -> None:
+    """LookupError is how a connector says "that caller is gone": the ACD frees the agent at once."""
+    with pytest.raises(LookupError, match="no live session"):
+        await bridge.offer(offer("nope"))
 
 
 async def test_overflow_to_another_queue_keeps_the_call_details(bridge, call, ivr, acd) -> None:

@@ -172,9 +172,8 @@ class AsteriskBridge:
 
     async def offer(self, offer: Offer) -> None:
         session = self.sessions.get(offer.call_id)
-        if session is None:
-            log.warning("asterisk: offer for call %s, which has no live session here", offer.call_id)
-            return
+        if session is None:  # the caller is gone: the ACD frees the agent at once
+            raise LookupError(f"asterisk: offer for call {offer.call_id}, which has no live session here")
         session.inbox.put_nowait(offer)
 
     async def overflow(self, overflow: Overflow) -> None:
