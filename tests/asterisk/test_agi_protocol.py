@@ -52,6 +52,17 @@ def test_reply_lines_from_a_real_asterisk(line, code, value, data, endpos, timed
     )
 
 
+@pytest.mark.parametrize(("line", "keys", "timed_out"), [
+    (b"200 result=100*5\n", "100*5", False),      # an amount with `*` as the decimal point
+    (b"200 result=12*3 (timeout)\n", "12*3", True),
+    (b"200 result=*\n", "*", False),              # `*` alone: repeat
+])
+def test_get_data_keys_include_the_star(line: bytes, keys: str, timed_out: bool) -> None:
+    reply = parse_reply_line(line)
+    assert reply is not None and reply.ok
+    assert (reply.result, reply.timed_out, reply.value) == (keys, timed_out, None)
+
+
 def test_error_replies_keep_their_message() -> None:
     assert parse_reply_line(b"510 Invalid or unknown command").message == "Invalid or unknown command"
     dead = parse_reply_line(b"511 Command Not Permitted on a dead channel or intercept routine")

@@ -113,3 +113,40 @@ async def test_hangup_at_each_transfer_step_leaves_the_acd_consistent(stack, dem
     assert bridge.sessions == {}
     call = await the_call(demo_db)
     assert call.ended_at is not None
+
+
+async def _balances(db) -> dict[str, int]:
+    from hotline.db.models import Account
+
+    async with db.session() as s:
+        return {a.last4: a.balance_fen for a in await s.scalars(select(Account).where(Account.last4.in_(("0001", "0002"))))}
+
+
+@pytest.mark.parametrize(("name", "keys"), [
+    ("card_loss", ["1", "2", "1", f"{CARD}#", f"{PIN}#", "0001#", "2"]),
+    ("pin_change", ["1", "2", "2", f"{CARD}#", f"{PIN}#", f"{PIN}#", "135790#", "135790#", "2"]),
+    ("transfer", ["1", "3", f"{CARD}#", f"{PIN}#", "1", "100*5#", "1", "2"]),
+    ("bill", ["1", "4", f"{CARD}#", f"{PIN}#", "1", "1", "88*8#", "1", "2"]),
+])
+async def test_every_self_service_operation_over_agi(stack, demo_db, name, keys) -> None:
+    """Each branch of the menu, in Mandarin, to its business done and a goodbye, with its effect stored."""
+    from hotline.db import verify_secret
+
+    bridge, _, _ = stack
+    before = await _balances(demo_db)
+    phone = FakeAgiCall(bridge.agi.port, keys=keys)
+    await asyncio.wait_for(phone.run(), 30)
+    assert phone.commands[-2:] == ['STREAM FILE hotline/zh-CN/goodbye ""', "HANGUP"]
+    call = await the_call(demo_db)
+    assert call.self_service_done and call.verified and call.language == "zh-CN"
+    async with demo_db.session() as s:
+        card = (await s.execute(select(Card).where(Card.last4 == "0001"))).scalar_one()
+    after = await _balances(demo_db)
+    if name == "card_loss":
+        assert card.status == "lost"
+    elif name == "pin_change":
+        assert await verify_secret(card.pin_hash, "135790") and not await verify_secret(card.pin_hash, PIN)
+    elif name == "transfer":
+        assert (after["0001"], after["0002"]) == (before["0001"] - 100_50, before["0002"] + 100_50)
+    else:
+        assert after["0001"] == before["0001"] - 88_80 and after["0002"] == before["0002"]

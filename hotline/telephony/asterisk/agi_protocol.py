@@ -7,6 +7,7 @@ Asterisk 20 sends (see /work/shared/asterisk/README.md):
     200 result=55 endpos=17600       ... interrupted by key "7" (ASCII 55)
     200 result=-1 endpos=0           ... file missing (or the caller hung up)
     200 result=1234                  GET DATA: keys, without the finishing '#'
+    200 result=100*5                 ... `*` is a key like any other (amounts: 100.5)
     200 result= (timeout)            GET DATA: nothing entered before the timeout
     200 result=12 (timeout)          GET DATA: some keys, then the timeout
     200 result=1 (value)             GET VARIABLE: set; `200 result=0` when unset
@@ -31,7 +32,8 @@ MAX_HEADERS = 200
 DTMF_KEYS = "0123456789*#ABCD"
 
 _REPLY = re.compile(
-    rb"^(?P<code>\d{3}) result=(?P<result>-?\d*)"
+    # GET DATA returns the keys themselves: "*" (a decimal point in amounts) and A-D included
+    rb"^(?P<code>\d{3}) result=(?P<result>-?[0-9*#A-D]*)"
     rb"(?: \((?P<data>.*?)\))?"
     rb"(?: endpos=(?P<endpos>-?\d+))?\s*$"
 )
