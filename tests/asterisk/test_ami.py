@@ -395,3 +395,24 @@ async def test_line_breaks_in_values_are_refused_before_sending(ami_server: Fake
         assert not ami_server._named("Originate") and not ami_server._named("Hangup")
     finally:
         await client.stop()
+
+
+async def test_resync_leaves_calls_that_began_after_the_channel_list_was_asked_for(db) -> None:
+    """A call answered over FastAGI while the PBX lists its channels is not in that list: it must
+    not be closed as "gone"."""
+    from datetime import timedelta
+
+    from hotline.db import utcnow
+    from hotline.telephony.asterisk.facts import PbxFacts
+
+    asked_at = utcnow()
+    async with db.session() as s:
+        s.add(Call(id="old", channel="asterisk", external_id="1.1", started_at=asked_at - timedelta(minutes=5),
+                   attributes={}))
+        s.add(Call(id="new", channel="asterisk", external_id="1.2", started_at=asked_at + timedelta(seconds=1),
+                   attributes={}))
+    closed = await PbxFacts(db).resync_channels(set(), set(), keep=(), started_before=asked_at)
+    assert closed == 1
+    async with db.session() as s:
+        old, new = await s.get(Call, "old"), await s.get(Call, "new")
+    assert old.end_reason == "pbx-channel-gone" and new.ended_at is None

@@ -14,7 +14,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from acd.ports import Offer, OutboundCall, Overflow
-from hotline.db import Database
+from hotline.db import Database, utcnow
 from hotline.settings import Settings
 from hotline.telephony.asterisk.agi_channel import AgiChannel
 from hotline.telephony.asterisk.agi_server import AgiServer
@@ -280,13 +280,16 @@ class AsteriskBridge:
                 )
 
     async def _resync(self, client: AmiClient) -> None:
+        asked_at = utcnow()
         channels = await client.list_action({"Action": "CoreShowChannels"}, "CoreShowChannel")
-        # Events that arrived before the snapshot are applied first, later ones after it.
+        # Events that arrived before the snapshot are applied first, later ones after it. Calls that
+        # began after we asked are not in the snapshot, and the sessions are checked as they are then.
         await self._in_order(
             lambda: self.facts.resync_channels(
                 {m.get("Uniqueid", "") for m in channels},
                 {m.get("Channel", "") for m in channels},
-                keep=set(self.sessions),
+                keep=self.sessions.keys(),
+                started_before=asked_at,
             )
         )
         try:

@@ -15,6 +15,7 @@ overtake the MixMonitorStart before it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -165,15 +166,18 @@ class PbxFacts:
             call.duration_s = max(0, int((now - aware(call.started_at)).total_seconds()))
             return True
 
-    async def resync_channels(self, live_uniqueids: set[str], live_channels: set[str], *, keep: set[str]) -> int:
+    async def resync_channels(self, live_uniqueids: set[str], live_channels: set[str], *, keep: Collection[str],
+                              started_before: datetime) -> int:
         """Close Asterisk calls left open whose channel is gone (PBX restarted while we were away).
-        `keep`: call ids a live AGI session of this process still drives. Return how many were closed."""
+        `keep`: call ids a live AGI session of this process still drives (read at decision time);
+        `started_before`: when the channel list was asked for: later calls cannot be in it."""
         for channel in [c for c in self.recording_channels if c not in live_channels]:
             await self.recording_stopped(channel)
         closed = 0
         async with self.db.session() as s:
             open_calls = (
-                await s.execute(select(Call).where(Call.channel == "asterisk", Call.ended_at.is_(None)))
+                await s.execute(select(Call).where(Call.channel == "asterisk", Call.ended_at.is_(None),
+                                                   Call.started_at < started_before))
             ).scalars()
             for call in open_calls:
                 if call.id in keep or (call.external_id or "") in live_uniqueids:
