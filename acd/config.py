@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hotline.settings import Settings, SettingsError, describe_validation_error, line_of, load_yaml
+from hotline.settings import Settings, SettingsError, line_of, load_model
 
 CATEGORIES = ("balance", "card_loss", "pin", "transfer", "bill", "complaint", "other")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -216,13 +216,7 @@ def _cross_check(config: AcdConfig, path: Path, lines: dict[tuple[Any, ...], int
 
 def load_acd_config(path: Path) -> AcdConfig:
     """Load and validate a queue file; raise SettingsError naming file, line and key on any problem."""
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}:1: expected a mapping with 'queues' and 'categories'")
-    try:
-        config = AcdConfig.model_validate(data)
-    except ValidationError as exc:
-        raise SettingsError(describe_validation_error(path, exc, lines)) from exc
+    config, lines = load_model(path, AcdConfig, "a mapping with 'queues' and 'categories'")
     _cross_check(config, path, lines)
     return config
 

@@ -7,9 +7,9 @@ deployment without reading a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -179,6 +179,24 @@ def line_of(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int |
         if loc[:cut] in lines:
             return lines[loc[:cut]]
     return None
+
+
+Model = TypeVar("Model", bound=BaseModel)
+Describe = Callable[[Path, ValidationError, Mapping[tuple[Any, ...], int]], str]
+
+
+def load_model(path: Path, model: type[Model], expected: str,
+               describe: Describe | None = None) -> tuple[Model, dict[tuple[Any, ...], int]]:
+    """The one way a YAML config file is read: parse with line numbers, expect a mapping, validate
+    into `model`; every problem a SettingsError naming file and line. Returns the model and the
+    line map (for cross-checks that report lines too)."""
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}:1: expected {expected}")
+    try:
+        return model.model_validate(data), lines
+    except ValidationError as exc:
+        raise SettingsError((describe or describe_validation_error)(path, exc, lines)) from exc
 
 
 def describe_validation_error(path: Path, exc: ValidationError, lines: Mapping[tuple[Any, ...], int]) -> str:

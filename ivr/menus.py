@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hotline.settings import SettingsError, line_of, load_yaml
+from hotline.settings import SettingsError, line_of, load_model
 from ivr.prompts import PromptBook
 
 Category = Literal["balance", "card_loss", "pin", "transfer", "bill", "complaint", "other"]
@@ -87,13 +87,7 @@ def load_menus(path: Path, prompts: PromptBook, required_prompts: frozenset[str]
     """Load and cross-check the menu tree. Raise SettingsError with one `file:line: key: message`
     per problem: schema errors, unknown node references, unreachable nodes, missing prompts.
     `required_prompts`: prompt ids the engine itself plays, checked against the prompt book too."""
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}:1: expected a mapping with start, nodes, ...")
-    try:
-        tree = MenuTree.model_validate(data)
-    except ValidationError as exc:
-        raise SettingsError(_describe(path, exc, lines)) from exc
+    tree, lines = load_model(path, MenuTree, "a mapping with start, nodes, ...", _describe)
     problems = _check_references(tree, path, lines, prompts)
     if not problems:
         problems = _check_reachable(tree, path, lines)
