@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +22,38 @@ from acd.models import MAX_CAMPAIGN_ATTEMPTS, Campaign, CampaignAttempt, Campaig
 from hotline.db import Database, aware
 from hotline.db.models import Customer
 
-OUTCOMES = ("reached", "no_answer", "busy", "failed", "refused", "wrong_number", "agent_unreachable")
-_FINAL = {"reached": "done", "refused": "other_channel", "wrong_number": "other_channel"}
+
+class CampaignOutcome(StrEnum):
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    REFUSED = "refused"
+    WRONG_NUMBER = "wrong_number"
+    AGENT_UNREACHABLE = "agent_unreachable"
+
+
+class CampaignStatus(StrEnum):
+    PENDING = "pending"  # awaiting a supervisor's decision
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CLOSED = "closed"
+
+
+class ContactStatus(StrEnum):
+    OPEN = "open"
+    PREVIEWING = "previewing"  # claimed by an agent who reads the preview
+    DIALING = "dialing"
+    DONE = "done"
+    OTHER_CHANNEL = "other_channel"  # not to be called again: write, message or visit instead
+
+
+OUTCOMES = tuple(CampaignOutcome)
+_OUTCOMES = frozenset(CampaignOutcome)
+_FINAL: dict[str, ContactStatus] = {CampaignOutcome.REACHED: ContactStatus.DONE,
+                                    CampaignOutcome.REFUSED: ContactStatus.OTHER_CHANNEL,
+                                    CampaignOutcome.WRONG_NUMBER: ContactStatus.OTHER_CHANNEL}
+_TRY_AGAIN = frozenset({CampaignOutcome.NO_ANSWER, CampaignOutcome.BUSY, CampaignOutcome.FAILED})
 
 
 class CampaignError(Exception):
@@ -82,7 +113,7 @@ async def create(db: Database, *, name: str, department: str, reason: str, scrip
         if no_number:
             raise CampaignError(f"customers without a phone number: {', '.join(map(str, no_number))}")
         campaign = Campaign(name=name.strip(), department=department.strip(), reason=reason.strip(), script=script,
-                            status="pending", retry_gap_s=retry_gap_s, created_by=created_by, created_at=now)
+                            status=CampaignStatus.PENDING, retry_gap_s=retry_gap_s, created_by=created_by, created_at=now)
         s.add(campaign)
         await s.flush()
         s.add_all(CampaignContact(campaign_id=campaign.id, customer_id=i, number=rows[i].mobile or "",
@@ -92,21 +123,22 @@ async def create(db: Database, *, name: str, department: str, reason: str, scrip
 
 async def approve(db: Database, campaign_id: int, supervisor: str, note: str = "",
                   now: datetime | None = None) -> None:
-    await _decide(db, campaign_id, "approved", supervisor, note, now)
+    await _decide(db, campaign_id, CampaignStatus.APPROVED, supervisor, note, now)
 
 
 async def reject(db: Database, campaign_id: int, supervisor: str, note: str = "",
                  now: datetime | None = None) -> None:
-    await _decide(db, campaign_id, "rejected", supervisor, note, now)
+    await _decide(db, campaign_id, CampaignStatus.REJECTED, supervisor, note, now)
 
 
-async def _decide(db: Database, campaign_id: int, status: str, supervisor: str, note: str,
+async def _decide(db: Database, campaign_id: int, status: CampaignStatus, supervisor: str, note: str,
                   now: datetime | None) -> None:
     async with db.session() as s:
-        result = await s.execute(
-            update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "pending")
-            .values(status=status, decided_by=supervisor, decided_at=now or datetime.now(UTC), decision_note=note))
-        if result.rowcount != 1:
+        decided = await s.execute(
+            update(Campaign).where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.PENDING)
+            .values(status=status, decided_by=supervisor, decided_at=now or datetime.now(UTC), decision_note=note)
+            .returning(Campaign.id))
+        if decided.first() is None:
             current = await s.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
             raise CampaignError(f"campaign {campaign_id} is {current or 'unknown'}: only pending campaigns are decided")
 
@@ -118,21 +150,22 @@ async def next_preview_call(db: Database, config: AcdConfig, agent_id: int, now:
         return None
     async with db.session() as s:
         held = await s.scalar(select(CampaignContact.id).where(
-            CampaignContact.agent_id == agent_id, CampaignContact.status == "previewing"))
+            CampaignContact.agent_id == agent_id, CampaignContact.status == ContactStatus.PREVIEWING))
         if held is not None:
             return await _preview(s, held)
         candidates = await s.scalars(
             select(CampaignContact.id)
             .join(Campaign, Campaign.id == CampaignContact.campaign_id)
-            .where(Campaign.status == "approved", CampaignContact.status == "open",
+            .where(Campaign.status == CampaignStatus.APPROVED, CampaignContact.status == ContactStatus.OPEN,
                    CampaignContact.attempts < MAX_CAMPAIGN_ATTEMPTS, CampaignContact.next_allowed_at <= now)
             .order_by(CampaignContact.next_allowed_at, CampaignContact.id).limit(20))
         for contact_id in list(candidates):
             claimed = await s.execute(
                 update(CampaignContact)
-                .where(CampaignContact.id == contact_id, CampaignContact.status == "open")
-                .values(status="previewing", agent_id=agent_id))
-            if claimed.rowcount == 1:
+                .where(CampaignContact.id == contact_id, CampaignContact.status == ContactStatus.OPEN)
+                .values(status=ContactStatus.PREVIEWING, agent_id=agent_id)
+                .returning(CampaignContact.id))
+            if claimed.first() is not None:
                 return await _preview(s, contact_id)
     return None
 
@@ -154,19 +187,20 @@ async def release_preview(db: Database, contact_id: int, agent_id: int) -> None:
     async with db.session() as s:
         await s.execute(update(CampaignContact)
                         .where(CampaignContact.id == contact_id, CampaignContact.agent_id == agent_id,
-                               CampaignContact.status == "previewing")
-                        .values(status="open", agent_id=None))
+                               CampaignContact.status == ContactStatus.PREVIEWING)
+                        .values(status=ContactStatus.OPEN, agent_id=None))
 
 
 async def start_attempt(s: AsyncSession, contact_id: int, agent_id: int, call_id: str, now: datetime) -> str:
     """Record a dial of a contact previewed by this agent; return the number to dial.
     Called by `Acd.dial_campaign` inside its journal so the attempt is written before the bridge dials."""
-    approved = select(Campaign.id).where(Campaign.id == CampaignContact.campaign_id, Campaign.status == "approved")
+    approved = select(Campaign.id).where(Campaign.id == CampaignContact.campaign_id,
+                                         Campaign.status == CampaignStatus.APPROVED)
     claimed = await s.execute(
         update(CampaignContact)
         .where(CampaignContact.id == contact_id, CampaignContact.agent_id == agent_id,
-               CampaignContact.status == "previewing", approved.exists())
-        .values(status="dialing", attempts=CampaignContact.attempts + 1)
+               CampaignContact.status == ContactStatus.PREVIEWING, approved.exists())
+        .values(status=ContactStatus.DIALING, attempts=CampaignContact.attempts + 1)
         .returning(CampaignContact.attempts, CampaignContact.next_allowed_at, CampaignContact.number))
     row = claimed.one_or_none()
     if row is None:
@@ -186,7 +220,7 @@ async def record_outcome(db: Database, contact_id: int, outcome: str, notes: str
 
 
 async def record_outcome_in(s: AsyncSession, contact_id: int, outcome: str, notes: str, now: datetime) -> str:
-    if outcome not in OUTCOMES:
+    if outcome not in _OUTCOMES:
         raise CampaignError(f"unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
     contact = await s.get(CampaignContact, contact_id, with_for_update=True)
     if contact is None:
@@ -195,16 +229,16 @@ async def record_outcome_in(s: AsyncSession, contact_id: int, outcome: str, note
                              .order_by(CampaignAttempt.attempt_no.desc()).limit(1))
     if attempt is None:
         raise CampaignError(f"contact {contact_id} has not been dialled")
-    if attempt.outcome is None or attempt.outcome in ("no_answer", "busy", "failed") and outcome in _FINAL:
+    if attempt.outcome is None or attempt.outcome in _TRY_AGAIN and outcome in _FINAL:
         attempt.outcome, attempt.ended_at = outcome, attempt.ended_at or now
     attempt.notes = notes or attempt.notes
     campaign = await s.get_one(Campaign, contact.campaign_id)
     if outcome in _FINAL:
         contact.status = _FINAL[outcome]
     elif contact.attempts >= MAX_CAMPAIGN_ATTEMPTS:
-        contact.status = "other_channel"  # three tries without a conversation: write, message, visit
+        contact.status = ContactStatus.OTHER_CHANNEL  # three tries without a conversation: write, message, visit
     else:
-        contact.status = "open"
+        contact.status = ContactStatus.OPEN
         contact.next_allowed_at = now + timedelta(seconds=campaign.retry_gap_s)
     contact.agent_id = None
     contact.outcome = outcome
@@ -239,4 +273,4 @@ async def _summary(s: AsyncSession, campaign: Campaign) -> CampaignSummary:
         campaign_id=campaign.id, name=campaign.name, department=campaign.department, status=campaign.status,
         contacts=sum(statuses.values()), by_status=dict(statuses),
         by_outcome={k or "pending": v for k, v in outcomes.items()}, attempts=sum(outcomes.values()),
-        reached=outcomes.get("reached", 0), other_channel=statuses.get("other_channel", 0))
+        reached=outcomes.get(CampaignOutcome.REACHED, 0), other_channel=statuses.get(ContactStatus.OTHER_CHANNEL, 0))

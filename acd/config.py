@@ -124,15 +124,15 @@ class QueueConfig(_Model):
     description: str = ""
     skills: dict[str, int] = Field(default_factory=dict)  # skill -> minimum level 1..10
     priority: int = 0  # added to every caller's priority: decides between queues sharing agents
-    service_level_s: float = Field(20.0, gt=0)
-    ring_timeout_s: float = Field(20.0, gt=0)
-    wrap_up_s: float = Field(30.0, ge=0)
-    max_wait_s: float = Field(600.0, gt=0)
+    service_level_s: float = Field(default=20.0, gt=0)
+    ring_timeout_s: float = Field(default=20.0, gt=0)
+    wrap_up_s: float = Field(default=30.0, ge=0)
+    max_wait_s: float = Field(default=600.0, gt=0)
     overflow: Overflow = Overflow(kind="voicemail")
     hours: Hours = ALWAYS
     post_call_survey: bool = False
     strategy: Strategy = Strategy.LONGEST_IDLE
-    vip_boost: int = Field(10, ge=0)
+    vip_boost: int = Field(default=10, ge=0)
     record: bool = True
 
     @field_validator("skills")
@@ -148,12 +148,12 @@ class CampaignConfig(_Model):
     """Outbound campaigns: when preview calls may be made and how far apart attempts are."""
 
     hours: Hours = Hours.model_validate({d: ["09:00-20:00"] for d in WEEKDAYS[:6]})
-    retry_gap_s: float = Field(3600.0, ge=0)
+    retry_gap_s: float = Field(default=3600.0, ge=0)
 
 
 class AcdConfig(_Model):
     timezone: str = "Asia/Shanghai"
-    default_handle_s: float = Field(180.0, gt=0)  # talk + wrap-up assumed before real calls are measured
+    default_handle_s: float = Field(default=180.0, gt=0)  # talk + wrap-up assumed before real calls are measured
     queues: dict[str, QueueConfig]
     categories: dict[str, str]
     campaigns: CampaignConfig = CampaignConfig()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from hotline.db import Base, Database
 log = logging.getLogger(__name__)
 
 Operation = Callable[[AsyncSession], Awaitable[Any]]
+T = TypeVar("T")
 
 
 class Journal:
@@ -45,10 +46,10 @@ class Journal:
         self.start()
         self._items.put_nowait(row)
 
-    def run(self, operation: Operation) -> asyncio.Future[Any]:
+    def run(self, operation: Callable[[AsyncSession], Awaitable[T]]) -> asyncio.Future[T]:
         """Queue `operation(session)` after everything already queued; the future gets its result."""
         self.start()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._items.put_nowait((operation, future))
         return future
 

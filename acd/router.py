@@ -23,10 +23,14 @@ import heapq
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from acd.config import Strategy
 
 ProfileKey = tuple[str, frozenset[str]]  # (queue, extra skills the caller asked for)
+# (*strategy key, version, agent id): flat tuples compare faster than nested ones; the key's shape
+# depends on the queue's strategy
+HeapEntry = tuple[Any, ...]
 
 
 @dataclass(slots=True, eq=False)
@@ -63,15 +67,14 @@ class Profile:
     requirements: dict[str, int]
     strategy: Strategy
     calls: list[tuple[tuple[int, float, int], str]] = field(default_factory=list)  # (rank, call_id), best last
-    # heap of (*strategy key, version, agent): flat tuples compare faster than nested ones
-    agents: list[tuple] = field(default_factory=list)
+    agents: list[HeapEntry] = field(default_factory=list)  # heap of the free agents, lazily cleaned
     live_agents: int = 0
     staffed: int = 0
 
     def eligible(self, skills: dict[str, int]) -> bool:
         return all(skills.get(skill, 0) >= level for skill, level in self.requirements.items())
 
-    def agent_key(self, agent: AgentSlot) -> tuple:
+    def agent_key(self, agent: AgentSlot) -> HeapEntry:
         if self.strategy is Strategy.FEWEST_CALLS:
             return (agent.calls_today, agent.idle_since, agent.agent_id)
         if self.strategy is Strategy.BEST_SKILL:
@@ -112,6 +115,9 @@ class Router:
 
     def agent(self, agent_id: int) -> AgentSlot:
         return self._agents[agent_id]
+
+    def has_agent(self, agent_id: int) -> bool:
+        return agent_id in self._agents
 
     def set_staffed(self, agent_id: int, staffed: bool) -> None:
         """Staffed agents (logged in, not away) count for the estimated wait."""
@@ -220,7 +226,8 @@ class Router:
         heap = profile.agents
         while heap:
             entry = heapq.heappop(heap)
-            version, agent_id = entry[-2], entry[-1]
+            version: int = entry[-2]
+            agent_id: int = entry[-1]
             agent = self._agents.get(agent_id)
             if agent is not None and agent.available and agent.version == version:
                 self.set_unavailable(agent_id)

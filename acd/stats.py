@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from acd.config import AcdConfig
 from acd.models import RoutingEvent
+from acd.states import EndReason, EventKind, OverflowKind
 from hotline.db import Database
 
 
@@ -105,7 +106,7 @@ async def compute(db: Database, config: AcdConfig, start: datetime, end: datetim
     by_queue: dict[str, Figures] = defaultdict(Figures)
     by_category: dict[str, Figures] = defaultdict(Figures)
     agents: dict[int, AgentLoad] = {}
-    callbacks = {"callback_requested": 0, "callback_done": 0, "callback_failed": 0}
+    callbacks: dict[str, int] = {EventKind.CALLBACK_REQUESTED: 0, EventKind.CALLBACK_DONE: 0, EventKind.CALLBACK_FAILED: 0}
 
     def slices(e: RoutingEvent) -> list[Figures]:
         return [total, by_queue[e.queue or "-"], by_category[e.category or "other"]]
@@ -117,11 +118,11 @@ async def compute(db: Database, config: AcdConfig, start: datetime, end: datetim
         outbound = bool(e.detail and e.detail.get("purpose"))
         if e.kind in callbacks:
             callbacks[e.kind] += 1
-        if e.kind == "offered" and e.agent_id is not None:
+        if e.kind == EventKind.OFFERED and e.agent_id is not None:
             load(e.agent_id).offered += 1
-        elif e.kind == "missed" and e.agent_id is not None:
+        elif e.kind == EventKind.MISSED and e.agent_id is not None:
             load(e.agent_id).missed += 1
-        elif e.kind == "answered":
+        elif e.kind == EventKind.ANSWERED:
             if e.agent_id is not None:
                 load(e.agent_id).answered += 1
                 load(e.agent_id).outbound += outbound
@@ -133,21 +134,23 @@ async def compute(db: Database, config: AcdConfig, start: datetime, end: datetim
                 f.answered += 1
                 f.answer_waits.append(e.wait_s or 0.0)
                 f.answered_in_sl += (e.wait_s or 0.0) <= threshold
-        elif e.kind == "abandoned":
+        elif e.kind == EventKind.ABANDONED:
             for f in slices(e):
                 f.offered += 1
                 f.abandoned += 1
-        elif e.kind == "overflowed" and (e.detail or {}).get("kind") == "voicemail" and e.reason != "closed":
+        elif (e.kind == EventKind.OVERFLOWED and (e.detail or {}).get("kind") == OverflowKind.VOICEMAIL
+              and e.reason != EndReason.CLOSED):
             # to another queue or to a callback offer the caller still waits; to voicemail the wait ends
             for f in slices(e):
                 f.offered += 1
                 f.overflowed += 1
-        elif e.kind == "ended":
+        elif e.kind == EventKind.ENDED:
             if e.agent_id is not None:
                 load(e.agent_id).talk_s += e.talk_s or 0.0
             if not outbound:
                 for f in slices(e):
                     f.talk_times.append(e.talk_s or 0.0)
     return Stats(start=start, end=end, total=total, by_queue=dict(by_queue), by_category=dict(by_category),
-                 agents=agents, callbacks_requested=callbacks["callback_requested"],
-                 callbacks_done=callbacks["callback_done"], callbacks_failed=callbacks["callback_failed"])
+                 agents=agents, callbacks_requested=callbacks[EventKind.CALLBACK_REQUESTED],
+                 callbacks_done=callbacks[EventKind.CALLBACK_DONE],
+                 callbacks_failed=callbacks[EventKind.CALLBACK_FAILED])

@@ -6,16 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-AGENT_STATES = ("logged_out", "available", "reserved", "on_call", "wrap_up", "away")
-AWAY_REASONS = ("break", "meal", "training", "meeting", "missed_calls", "preview")
+from acd.states import AgentState, AwayReason, CallKind, CallState, EventKind
+
+AGENT_STATES = tuple(AgentState)
+AWAY_REASONS = tuple(AwayReason)
 
 
 @dataclass(frozen=True, slots=True)
 class AcdEvent:
     """A live change for desktops and wallboards; the same facts go to the routing event log."""
 
-    kind: str  # enqueued | offered | answered | missed | abandoned | overflowed | transferred | ended |
-    #            wrap_up | state | reachable | callback_* | position
+    kind: EventKind
     at: datetime
     agent_id: int | None = None
     call_id: str | None = None
@@ -30,7 +31,7 @@ class AgentView:
     agent_id: int
     name: str
     endpoint: str
-    state: str
+    state: AgentState
     reason: str | None
     since: datetime
     reachable: bool
@@ -38,7 +39,7 @@ class AgentView:
     queue: str | None
     missed_in_row: int
     calls_today: int
-    pending: str | None  # a state asked for while the agent was busy, applied when the call is over
+    pending: AgentState | None  # a state asked for while the agent was busy, applied when the call is over
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,8 @@ class WaitingView:
     call_id: str
     queue: str
     category: str
-    kind: str  # inbound | callback
-    state: str  # waiting | offered | dialing | retry_wait
+    kind: CallKind  # inbound | callback
+    state: CallState  # waiting | offered | dialing | retry_wait | parked
     priority: int
     enqueued_at: datetime
     waited_s: float

@@ -13,9 +13,10 @@ from aiohttp import web
 from acd.config import load_for
 from acd.service import Acd
 from hotline.db import Database
+from hotline.leftover_calls import close_calls_left_open
 from hotline.settings import Settings
 from hotline.telephony import asterisk, twilio
-from hotline.web import api, auth, desktop, health, live, pages, supervision
+from hotline.web import api, auth, bodies, desktop, headers, health, live, pages, supervision
 from hotline.web.health import READINESS_CHECKS
 from hotline.web.keys import ACD, DB, IVR, SETTINGS
 from hotline.web.middleware import auth_middleware, error_middleware
@@ -27,7 +28,10 @@ WEB_DIR = Path(__file__).parent / "web"
 def create_app(settings: Settings, db: Database | None = None) -> web.Application:
     """Build the app. Pass `db` to share a Database (tests); otherwise one is made from settings
     and disposed on cleanup."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024**2)
+    app = web.Application(middlewares=[error_middleware, bodies.body_middleware, auth_middleware],
+                          client_max_size=1024**2)
+    headers.setup(app)
+    bodies.setup(app)
     app[SETTINGS] = settings
     owns_db = db is None
     app[DB] = db or Database(settings.database.url, echo=settings.database.echo)
@@ -37,6 +41,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
             yield
             await app[DB].dispose()
         app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_close_calls_left_open)  # before the bridges and the ACD take calls
 
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
                          autoescape=jinja2.select_autoescape(default=True))
@@ -50,6 +55,11 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     supervision.setup(app)
     live.setup(app)
     return app
+
+
+async def _close_calls_left_open(app: web.Application) -> AsyncIterator[None]:
+    await close_calls_left_open(app[DB])
+    yield
 
 
 def _setup_call_handling(app: web.Application) -> None:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
 
 from hotline.db import Database
-from hotline.logs import configure_logging, mark_secret
+from hotline.logs import ACCESS_LOG, AccessLogger, configure_logging, mark_secret
 from hotline.settings import SecuritySettings, Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
@@ -33,11 +35,20 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("hotline serve: security.secret_key is the published demo key. Set HOTLINE_SECURITY_SECRET_KEY "
               "to a long random value (or run the demo with --demo).", file=sys.stderr)
         return 2
-    app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
-    await site.start()
+    from hotline.telephony.asterisk.agi_server import AgiListenError
+
+    runner = app_runner(create_app(settings))
+    try:
+        section = "agi"
+        await runner.setup()  # start-up hooks: the FastAGI listener binds here
+        section = "http"
+        await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        if section == "agi" and not isinstance(exc, AgiListenError):
+            raise  # not a listener: some other start-up step failed
+        print(f"hotline serve: {_listen_problem(exc, settings, section)}", file=sys.stderr)
+        return 2
     log.info("hotline serving", extra={"http": f"http://{settings.http.host}:{settings.http.port}"})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -49,6 +60,21 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("hotline stopping")
         await runner.cleanup()
     return 0
+
+
+def app_runner(app: web.Application) -> web.AppRunner:
+    """How `hotline serve` runs the app: one access-log line per request, our own signal handling."""
+    return web.AppRunner(app, access_log_class=AccessLogger, access_log=ACCESS_LOG, handle_signals=False)
+
+
+def _listen_problem(exc: OSError, settings: Settings, section: str) -> str:
+    """One line naming the port and the setting that moves it."""
+    listener = settings.http if section == "http" else settings.agi
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {listener.port} is in use "
+                f"(set HOTLINE_{section.upper()}_PORT or {section}.port)")
+    return (f"cannot listen on {listener.host}:{listener.port}: {exc.strerror or exc} "
+            f"(set HOTLINE_{section.upper()}_HOST / _PORT or {section}.host / {section}.port)")
 
 
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,11 +90,18 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.demo import load_demo
+    from hotline.demo import NotDemoData, load_demo, reset_demo
 
     db = Database(settings.database.url)
     try:
+        if getattr(args, "reset", False):
+            await reset_demo(db, settings, force=args.yes)
+            log.info("demo data reset")
+            return 0
         created = await load_demo(db, settings)
+    except NotDemoData as exc:
+        print(f"hotline demo --reset: {exc}", file=sys.stderr)
+        return 2
     finally:
         await db.dispose()
     log.info("demo data created" if created else "demo data already present")
@@ -93,22 +126,42 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+CONFIG_HELP = "YAML file with settings to change (see config/hotline.yaml)"
+
+
+def _package_version() -> str:
+    try:
+        return version("hotline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="Bank hotline telephony server")
-    parser.add_argument("--config", type=Path, help="YAML file with settings to change (see config/hotline.yaml)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"hotline {_package_version()}")
+    parser.add_argument("--config", type=Path, help=CONFIG_HELP)
+    # `--config` is also taken after the command (`hotline serve --config site.yaml`); SUPPRESS
+    # keeps a subcommand from resetting a --config given before it
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    commands = _Commands(parser.add_subparsers(dest="command", required=True), config)
 
-    serve = commands.add_parser("serve", help="run HTTP, FastAGI and AMI until SIGINT/SIGTERM")
+    serve = commands.add("serve", help="run HTTP, FastAGI and AMI until SIGINT/SIGTERM")
     serve.add_argument("--demo", action="store_true", help="first upgrade the database and load the demo data")
     serve.set_defaults(run=cmd_serve)
 
-    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply all migrations").set_defaults(run=cmd_db_upgrade)
+    db = commands.group("db", "db_command", help="database schema")
+    db.add("upgrade", help="apply all migrations").set_defaults(run=cmd_db_upgrade)
 
-    commands.add_parser("demo", help="create the demo data (idempotent)").set_defaults(run=cmd_demo)
+    demo = commands.add("demo", help="create the demo data (idempotent)")
+    demo.add_argument("--reset", action="store_true",
+                      help="empty every table and load the demo data afresh (stop the server first)")
+    demo.add_argument("--yes", action="store_true",
+                      help="with --reset: also when the database holds users or customers of its own")
+    demo.set_defaults(run=cmd_demo)
 
-    user = commands.add_parser("user", help="web users").add_subparsers(dest="user_command", required=True)
-    add = user.add_parser("add", help="create a web user (password asked, or read from stdin)")
+    user = commands.group("user", "user_command", help="web users")
+    add = user.add("add", help="create a web user (password asked, or read from stdin)")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=("agent", "supervisor", "qa", "admin"))
     add.add_argument("--name", help="display name")
@@ -120,19 +173,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_optional_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+class _Commands:
+    """Subcommands that all accept `--config`."""
+
+    def __init__(self, actions: argparse._SubParsersAction, config: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+        self._actions = actions
+        self._config = config
+
+    def add(self, name: str, *, help: str) -> argparse.ArgumentParser:
+        return self._actions.add_parser(name, help=help, parents=[self._config])
+
+    def group(self, name: str, dest: str, *, help: str) -> _Commands:
+        parser = self.add(name, help=help)
+        return _Commands(parser.add_subparsers(dest=dest, required=True), self._config)
+
+
+def _add_optional_commands(commands: _Commands) -> None:
     from hotline import softphone
     from hotline.telephony.asterisk import prompts_build
 
-    call = commands.add_parser("call", help="terminal softphone: call the hotline as a customer would")
+    call = commands.add("call", help="terminal softphone: call the hotline as a customer would")
     softphone.add_arguments(call)
     call.set_defaults(run=softphone.run)
 
-    prompts = commands.add_parser("prompts", help="sound files for Asterisk").add_subparsers(
-        dest="prompts_command", required=True)
-    build = prompts.add_parser("build", help="render every prompt to 8 kHz mono WAV (needs espeak-ng)")
+    prompts = commands.group("prompts", "prompts_command", help="sound files for Asterisk")
+    build = prompts.add("build", help="render every prompt to 8 kHz mono WAV (needs espeak-ng)")
     prompts_build.add_arguments(build)
     build.set_defaults(run=prompts_build.run)
+
+
+def _configuration_error(exc: SettingsError) -> int:
+    """One line per problem (`file:line: key: message`), as the operator fixes them one by one."""
+    for problem in str(exc).splitlines():
+        print(f"hotline: configuration error: {problem}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,14 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
-        print(f"hotline: configuration error:\n{exc}", file=sys.stderr)
-        return 2
+        return _configuration_error(exc)
     configure_logging(settings.logging.level, settings.logging.format)
     for secret in (settings.twilio.auth_token, settings.ami.secret, settings.security.secret_key):
         if secret.get_secret_value():
             mark_secret(secret.get_secret_value())
     try:
         return asyncio.run(args.run(args, settings))
+    except SettingsError as exc:  # menus, prompts and queue files are read when the app is built
+        return _configuration_error(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text
 
 from hotline.db import Database, digest_number
 from hotline.db.hashing import hash_secret_sync
@@ -24,6 +24,7 @@ from hotline.db.models import (
     Queue,
     User,
 )
+from hotline.schema import metadata
 from hotline.settings import Settings
 
 # argon2 takes ~0.1 s a hash on purpose; the demo's fixed secrets are hashed once per process.
@@ -61,6 +62,47 @@ DEMO_LOGINS = (
 DEMO_CARDS = {"6222020000000001": "147258", "6222020000000002": "258369", "6222020000000003": "369147"}
 DEMO_ACCOUNTS = {"savings_li": "6217000010000001", "current_li": "6217000010000002",
                  "savings_zhao": "6217000010000003", "savings_smith": "6217000010000004"}
+
+
+DEMO_MOBILES = ("+8613800138000", "+8613900139000", "+8613700137000")
+
+
+class NotDemoData(Exception):
+    """`hotline demo --reset` found users or customers that the demo did not create."""
+
+
+async def foreign_rows(db: Database) -> list[str]:
+    """Users, agents and customers the demo did not create (what a reset would destroy)."""
+    demo_users = {login.username for login in DEMO_LOGINS}
+    demo_agents = {login.display_name for login in DEMO_LOGINS if login.role == "agent"}
+    async with db.session() as s:
+        users = [f"user {name}" for name in await s.scalars(select(User.username).order_by(User.username))
+                 if name not in demo_users]
+        agents = [f"agent {name}" for name in await s.scalars(select(Agent.name).order_by(Agent.name))
+                  if name not in demo_agents]
+        customers = await s.scalar(select(func.count()).select_from(Customer)
+                                   .where(Customer.mobile.is_(None) | Customer.mobile.not_in(DEMO_MOBILES)))
+    return users + agents + ([f"{customers} customer(s)"] if customers else [])
+
+
+async def reset_demo(db: Database, settings: Settings, *, force: bool = False) -> None:
+    """Empty every table and load the demo data again (calls, payments and evaluations made while
+    trying the demo go too). Refuses, unless `force`, when the database holds users, agents or
+    customers of its own: a production database is never wiped by a mistyped command."""
+    if not force:
+        foreign = await foreign_rows(db)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise NotDemoData(f"the database holds data the demo did not create ({shown}); "
+                              "nothing was deleted. Add --yes to delete it all.")
+    async with db.session() as s:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            await s.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):  # children before parents
+                await s.execute(delete(table))
+    await load_demo(db, settings)
 
 
 async def load_demo(db: Database, settings: Settings) -> bool:

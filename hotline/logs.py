@@ -17,6 +17,9 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
 MASK = "[REDACTED]"
 _MAX_MARKED = 10_000
 # Not inside an alphanumeric token: a Twilio SID (CA + 32 hex) may hold 16 digits in a row.
@@ -117,6 +120,12 @@ def install_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
     return redacting
 
 
+# Libraries whose INFO lines say nothing an operator acts on (Alembic: "Context impl SQLiteImpl",
+# "Will assume non-transactional DDL"); they speak at DEBUG level only.
+QUIET_LIBRARIES = ("alembic",)
+ACCESS_LOG = logging.getLogger("hotline.access")
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
@@ -124,4 +133,21 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     install_redaction(root)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per HTTP request: method, path, status, duration. Never the query string (a login
+    redirect or a callback URL may carry a token) and never the body (a Twilio webhook's form holds
+    the keys a caller pressed); the line still passes the redaction filter like any other."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %d", request.method, request.path, response.status, extra={
+            "method": request.method, "path": request.path, "status": response.status,
+            "duration_ms": round(time * 1000, 1), "remote": request.remote or ""})
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)

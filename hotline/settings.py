@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PACKAGE_ROOT / "config" / "hotline.yaml"
@@ -36,6 +36,7 @@ class AgiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=0, le=65535)
     enabled: bool = True
+    reply_timeout_s: float = Field(30.0, gt=0)
 
 
 class AmiSettings(_Section):
@@ -58,7 +59,7 @@ class DatabaseSettings(_Section):
 
 
 class PublicSettings(_Section):
-    url: str = "http://127.0.0.1:8080"
+    url: str = ""  # empty: the HTTP listener's own address (see Settings.public)
 
 
 class TwilioSettings(_Section):
@@ -78,7 +79,10 @@ class SecuritySettings(_Section):
     secret_key: SecretStr = SecretStr("change-me-demo-only-secret-key")
     pin_max_attempts: int = Field(3, ge=1)
     session_hours: float = Field(12.0, gt=0)
-    cookie_secure: bool = False
+    # "auto": Secure cookies whenever public.url is https; true/false force it either way
+    cookie_secure: bool | Literal["auto"] = "auto"
+    login_max_failures: int = Field(5, ge=1)  # per username and per client address, in the window
+    login_window_minutes: float = Field(15.0, gt=0)
 
 
 class IvrSettings(_Section):
@@ -116,9 +120,23 @@ class Settings(_Section):
     acd: AcdSettings = AcdSettings()
     logging: LoggingSettings = LoggingSettings()
 
+    @model_validator(mode="after")
+    def _public_url_defaults_to_the_listener(self) -> Settings:
+        # the server checks webhook signatures over public.url and `hotline call` signs and sends
+        # over it: deriving both from http.host/http.port keeps them on the same server
+        if not self.public.url:
+            object.__setattr__(self, "public", PublicSettings(url=listener_url(self.http)))
+        return self
+
     def config_path(self, relative: Path) -> Path:
         """Relative paths of menus, prompts and queues are read from the shipped `config/` folder."""
         return relative if relative.is_absolute() else DEFAULT_CONFIG.parent / relative
+
+
+def listener_url(http: HttpSettings) -> str:
+    """http://host:port of the HTTP listener, as a client on this machine reaches it."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(http.host, http.host)
+    return f"http://[{host}]:{http.port}" if ":" in host else f"http://{host}:{http.port}"
 
 
 # --- YAML with line numbers -------------------------------------------------------------------
@@ -153,12 +171,19 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
+        # at the end of the input the mark points at the line after the last one
+        line = f":{min(mark.line + 1, _last_line(text))}" if mark else ""
         raise SettingsError(f"{path}{line}: {exc.problem or exc.context}") from exc
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _index_lines(node, (), lines)
     return data, lines
+
+
+def _last_line(text: str) -> int:
+    """The last line with something on it (1-based): where an unclosed quote or bracket began to fail."""
+    lines = text.splitlines()
+    return next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 1)
 
 
 def _index_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:

@@ -9,6 +9,7 @@ from hotline.db.models import Agent, AuditLog, User
 from hotline.web.access import ROLES
 
 MIN_PASSWORD = 8
+USERNAME_MAX, DISPLAY_NAME_MAX = 64, 100  # the users table's column sizes
 
 
 class UserError(ValueError):
@@ -18,8 +19,10 @@ class UserError(ValueError):
 async def add_user(db: Database, username: str, password: str, role: str, *, display_name: str = "",
                    endpoint: str = "", skills: dict[str, int] | None = None, actor: str = "cli") -> User:
     username = username.strip()
-    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
-        raise UserError("username: 1-64 letters, digits, '.' or '_'")
+    if not username or len(username) > USERNAME_MAX or not username.replace("_", "").replace(".", "").isalnum():
+        raise UserError(f"username: 1-{USERNAME_MAX} letters, digits, '.' or '_'")
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise UserError(f"name: at most {DISPLAY_NAME_MAX} characters")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
@@ -40,3 +43,10 @@ async def add_user(db: Database, username: str, password: str, role: str, *, dis
         s.add(AuditLog(actor=f"user:{actor}" if actor != "cli" else "cli", action="user_added",
                        target=username, detail={"role": role}))
     return user
+
+
+async def find_user(db: Database, username: str) -> User | None:
+    if len(username) > USERNAME_MAX:  # no such user can exist; spare the database the question
+        return None
+    async with db.session() as s:
+        return await s.scalar(select(User).where(User.username == username))

@@ -35,11 +35,13 @@ NUMBER_MAX = 20  # card numbers run to 19 digits; one more so a trailing '#' is 
 PIN_MAX = PIN_LENGTH + 1
 LAST4_MAX = 5
 AMOUNT_MAX = 13  # 9 digits of yuan, '*', 2 of fen, and one spare
+CARD_CATEGORY = "card_loss"  # the business of a caller whose card is lost or frozen
 
 # Prompt ids the engine plays itself (menus name theirs in menus.yaml); checked at start-up.
 ENGINE_PROMPTS = frozenset({
     "welcome", "greet_customer", "invalid_choice", "goodbye", "service_error", "cancelled", "transfer_hold",
-    "agent_closed", "enter_card", "invalid_card", "enter_pin", "wrong_pin", "pin_locked", "balance_account",
+    "agent_closed", "enter_card", "invalid_card", "enter_pin", "wrong_pin", "pin_locked", "pin_busy",
+    "card_blocked", "balance_account",
     "account_savings", "account_current", "account_other", "no_accounts", "loss_enter_last4", "loss_not_found",
     "loss_done", "loss_already", "pin_enter_old", "pin_enter_new", "pin_enter_again", "pin_format",
     "pin_mismatch", "pin_weak_same_digit", "pin_weak_sequence", "pin_weak_same_as_old", "pin_weak_birth_date",
@@ -287,6 +289,7 @@ class Engine:
         if outcome == "ok":
             s.scratch.clear()
             s.verified, s.customer, s.card_id = True, result.data["customer"], result.data["card_id"]
+            s.identity_verified = True
             node = self.menus.nodes[s.service]
             assert isinstance(node, ServiceNode)
             return [SetAttribute("customer_id", str(s.customer.id)), SetAttribute("verified", "true"),
@@ -301,14 +304,28 @@ class Engine:
             if misses >= self.settings.max_failures:
                 return self._give_up(s, lead)
             return self._ask_number(s, lead)
+        if outcome == "busy":  # nothing was checked: not a failure, just ask again
+            return self._ask_pin(s, "verify_pin", "enter_pin", [self._p(s, "pin_busy")])
         if outcome == "locked":
             return self._locked(s)
+        if outcome == "card_blocked":
+            return self._card_blocked(s)
         return self._error(s)
 
     def _locked(self, s: Session) -> list[Action]:
+        return self._refused(s, "pin_locked")
+
+    def _card_blocked(self, s: Session) -> list[Action]:
+        """A lost or frozen card: no self-service with it. Back to the menu, where `0` (as the
+        prompt says) reaches the card desk: reissuing or unfreezing a card is theirs."""
+        actions = self._refused(s, "card_blocked")
+        s.category = CARD_CATEGORY
+        return actions
+
+    def _refused(self, s: Session, prompt_id: str) -> list[Action]:
         s.scratch.clear()
-        s.verified = False
-        return self._back(s, [self._p(s, "pin_locked")])
+        s.verified, s.card_id = False, None
+        return self._back(s, [self._p(s, prompt_id)])
 
     def _error(self, s: Session) -> list[Action]:
         s.scratch.clear()
@@ -457,7 +474,11 @@ class Engine:
         data = result.data
         if result.outcome in ("ok", "already_reported"):
             prompt = "loss_done" if result.outcome == "ok" else "loss_already"
-            return self._after_service(s, [self._p(s, prompt, last4=data["last4"], reference=data["reference"])])
+            lines = [self._p(s, prompt, last4=data["last4"], reference=data["reference"])]
+            if s.verified and data.get("card_id") == s.card_id:
+                # the card that verified this caller is now lost: it authorises nothing more
+                s.verified, s.card_id = False, None
+            return self._after_service(s, lines)
         if result.outcome == "not_found":
             s.step = "loss_last4"
             return self._fail(s, invalid=True, lead=[self._p(s, "loss_not_found")])
@@ -497,8 +518,13 @@ class Engine:
             s.scratch.pop("new", None)
             lead = [self._p(s, _weak_prompt(result.data.get("reason", "format")))]
             return self._ask_pin(s, "pin_new", "pin_enter_new", lead)
+        if outcome == "busy":  # the old PIN was not checked: key it again, then the new one
+            s.scratch.clear()
+            return self._ask_pin(s, "pin_old", "pin_enter_old", [self._p(s, "pin_busy")])
         if outcome == "locked":
             return self._locked(s)
+        if outcome == "card_blocked":
+            return self._card_blocked(s)
         return self._error(s)
 
     # --- plumbing --------------------------------------------------------------------------------------

@@ -46,14 +46,21 @@ class PathWriter:
             batch, self._pending = self._pending, []
             try:
                 await self._commit(batch)
-            except Exception as exc:  # noqa: BLE001 - handed to every turn that waits on this batch
+            except Exception as exc:  # noqa: BLE001 - handed to the turns that wait on this batch
+                if len(batch) == 1:
+                    _settle(batch[0], exc)
+                    continue
+                # one bad write (a CallSid started twice at once) must not fail the turns of the other calls
                 for entry in batch:
-                    if not entry.done.done():
-                        entry.done.set_exception(exc)
+                    try:
+                        await self._commit([entry])
+                    except Exception as own:  # noqa: BLE001 - that turn's own failure
+                        _settle(entry, own)
+                    else:
+                        _settle(entry, None)
             else:
                 for entry in batch:
-                    if not entry.done.done():
-                        entry.done.set_result(None)
+                    _settle(entry, None)
 
     async def _commit(self, batch: list[_Write]) -> None:
         steps = [row for entry in batch for row in entry.steps]
@@ -69,3 +76,12 @@ class PathWriter:
                 await s.execute(insert(IvrStep), steps)
             for calls in by_columns.values():
                 await s.execute(update(Call), calls)  # bulk UPDATE by primary key (executemany)
+
+
+def _settle(entry: _Write, error: BaseException | None) -> None:
+    if entry.done.done():
+        return
+    if error is None:
+        entry.done.set_result(None)
+    else:
+        entry.done.set_exception(error)

@@ -4,11 +4,18 @@ Runs the engine, carries out its `RunOperation`s against the BankingBackend (fee
 back until the engine waits for the caller again), and writes the call and its path to the
 database after every turn (turns of concurrent calls share a commit: ivr/path_writer.py). Sessions live in memory, one per call; events for one call are handled
 one at a time.
+
+A turn is applied only when its writes commit: when they fail, the session is put back as it was
+before the event and TurnFailed is raised, so the bridge can answer the same event again (a
+Twilio retry, the caller keying it once more) and get what the turn would have given. Operations
+the failed turn already carried out are not run twice: their results are kept and replayed when
+the same event asks for the same operation again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 import uuid
@@ -18,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hotline.db import Database, aware, utcnow
 from hotline.db.models import Call, IvrStep
@@ -39,6 +47,24 @@ _FINAL = (Gather, Transfer, Hangup)
 
 class UnknownCall(LookupError):
     """No IVR session for this call id: never started here, or already over."""
+
+
+class CallAlreadyStarted(Exception):
+    """The transport's id for this call (CallSid, Uniqueid) is already in the database: a replayed
+    first webhook or a second FastAGI session for a call that was (or is being) served."""
+
+
+class TurnFailed(Exception):
+    """The turn's writes did not commit: nothing of it was applied, the session is as it was."""
+
+
+@dataclass(frozen=True)
+class _DoneOperation:
+    """An operation a failed turn carried out: its effect is committed, its result is kept."""
+
+    name: str
+    params: dict[str, Any]
+    result: OperationResult
 
 
 @dataclass(frozen=True)
@@ -63,28 +89,41 @@ class IvrService:
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._stored: dict[str, int] = {}  # path steps already written, per call
+        self._done: dict[str, list[_DoneOperation]] = {}  # operations of the last failed turn, per call
         self._writer = PathWriter(db)
 
     # --- the API the bridges call -----------------------------------------------------------------
 
     async def start_call(self, channel: str, external_id: str, event: CallStarted) -> Turn:
+        """Open the call and run its first turn. CallAlreadyStarted: `external_id` is taken (nothing
+        done); TurnFailed: the first turn could not be stored (the call is closed as "service_error")."""
+        if external_id and await self._taken(channel, external_id):
+            raise CallAlreadyStarted(f"{channel} call {external_id} was already started")
         call_id = str(uuid.uuid4())
         now = self._clock()
-        await self._writer.write([], {
-            "id": call_id, "channel": channel, "external_id": external_id or None, "direction": "inbound",
-            "caller_number": event.caller_number, "dialled_number": event.dialled_number,
-            "language": event.language or self.settings.ivr.default_language, "status": "in-progress",
-            "started_at": now, "answered_at": now, "verified": False, "self_service_done": False,
-            "attributes": {}}, new_call=True)
+        try:
+            await self._writer.write([], {
+                "id": call_id, "channel": channel, "external_id": external_id or None, "direction": "inbound",
+                "caller_number": event.caller_number, "dialled_number": event.dialled_number,
+                "language": event.language or self.settings.ivr.default_language, "status": "in-progress",
+                "started_at": now, "answered_at": now, "verified": False, "self_service_done": False,
+                "attributes": {}}, new_call=True)
+        except IntegrityError as exc:  # the same id, started at the same moment by another request or node
+            raise CallAlreadyStarted(f"{channel} call {external_id} was already started") from exc
         session = self.engine.new_session(call_id)
+        log.info("call started", extra={"call_id": call_id, "channel": channel})
         self._sessions[call_id] = session
         self._locks[call_id] = asyncio.Lock()
         self._stored[call_id] = 0
         try:
             async with self._locks[call_id]:
                 actions = await self._turn(session, event)
-        except BaseException:
+        except TurnFailed:
             # the bridge never learns this call id, so nobody would ever hang it up
+            self._forget(call_id)
+            await self._close_unserved(call_id, "service_error")
+            raise
+        except BaseException:
             self._forget(call_id)
             raise
         return Turn(call_id, actions)
@@ -108,6 +147,7 @@ class IvrService:
             session = self._sessions.pop(call_id, None)
             if session is None:
                 return
+            log.info("call ended", extra={"call_id": call_id, "reason": reason})
             try:
                 self.engine.step(session, HungUp(reason))
                 await self._store(session, final=True)
@@ -121,12 +161,17 @@ class IvrService:
         """The live session (for the agent's screen pop and tests)."""
         return self._session(call_id)
 
+    def question(self, call_id: str) -> Gather | None:
+        """The question the caller is being asked (to ask it again after a failed turn)."""
+        return self._session(call_id).repeat
+
     # --- internals ---------------------------------------------------------------------------------
 
     def _forget(self, call_id: str) -> None:
         self._sessions.pop(call_id, None)
         self._locks.pop(call_id, None)
         self._stored.pop(call_id, None)
+        self._done.pop(call_id, None)
 
     def _session(self, call_id: str) -> Session:
         try:
@@ -138,22 +183,61 @@ class IvrService:
         async with self.db.session() as s:
             return bool(await s.scalar(select(func.count()).select_from(Call).where(Call.id == call_id)))
 
+    async def _taken(self, channel: str, external_id: str) -> bool:
+        async with self.db.session() as s:
+            return bool(await s.scalar(select(func.count()).select_from(Call)
+                                       .where(Call.channel == channel, Call.external_id == external_id)))
+
+    async def _close_unserved(self, call_id: str, reason: str) -> None:
+        """Close a call whose first turn failed; if the database still refuses, the start-up sweep will."""
+        ended = self._clock()
+        try:
+            async with self.db.session() as s:
+                await s.execute(update(Call).where(Call.id == call_id, Call.ended_at.is_(None))
+                                .values(status="completed", ended_at=ended, end_reason=reason, duration_s=0))
+        except Exception:  # noqa: BLE001 - the turn's failure is what the bridge reports
+            log.exception("call %s: could not close the call after its first turn failed", call_id)
+
     async def _turn(self, session: Session, event: Event) -> list[BridgeAction]:
+        before = copy.deepcopy(session)
+        replay = self._done.pop(session.call_id, [])
+        done: list[_DoneOperation] = []
+        try:
+            out = await self._run_turn(session, event, replay, done)
+            # after a Transfer or Hangup the session stays until the bridge reports the hang-up, so
+            # `language()` still answers for queue announcements and the survey
+            await self._store(session, final=False)
+        except Exception as exc:
+            _restore(session, before)
+            if done:
+                self._done[session.call_id] = done
+            log.exception("IVR turn for call %s not applied", session.call_id)
+            raise TurnFailed(session.call_id) from exc
+        return out
+
+    async def _run_turn(self, session: Session, event: Event, replay: list[_DoneOperation],
+                        done: list[_DoneOperation]) -> list[BridgeAction]:
         out: list[BridgeAction] = []
         pending: list[Action] = self.engine.step(session, event)
         while pending:
             action = pending.pop(0)
             if isinstance(action, RunOperation):
-                result = await self._operate(session, action)
+                result = await self._operate_once(session, action, replay)
+                done.append(_DoneOperation(action.operation, action.params, copy.deepcopy(result)))
                 pending = self.engine.step(session, result) + pending
                 continue
             out.append(action)
         if not out or not isinstance(out[-1], _FINAL):
             raise RuntimeError(f"IVR turn for call {session.call_id} did not end in Gather/Transfer/Hangup")
-        # after a Transfer or Hangup the session stays until the bridge reports the hang-up, so
-        # `language()` still answers for queue announcements and the survey
-        await self._store(session, final=False)
         return out
+
+    async def _operate_once(self, session: Session, action: RunOperation,
+                            replay: list[_DoneOperation]) -> OperationResult:
+        """The result a failed attempt of this turn already got for the same operation, else a new run."""
+        if replay and replay[0].name == action.operation and replay[0].params == action.params:
+            return replay.pop(0).result
+        replay.clear()  # the turn went another way: nothing further of the old attempt applies
+        return await self._operate(session, action)
 
     async def _operate(self, session: Session, action: RunOperation) -> OperationResult:
         name, params = action.operation, action.params
@@ -197,7 +281,7 @@ class IvrService:
         steps = session.path
         values: dict[str, Any] = {
             "customer_id": session.customer.id if session.customer else None,
-            "verified": session.verified,
+            "verified": session.identity_verified,
             "language": session.language,
             "business_category": session.category if session.transferred else session.business,
             "self_service_done": session.contained,
@@ -224,6 +308,12 @@ class IvrService:
             await self._writer.write(rows, {"id": call_id, **values})
         self._stored[call_id] = first + len(steps)
         steps.clear()
+
+
+def _restore(session: Session, snapshot: Session) -> None:
+    """Put the session back as it was, in place: the bridges and the screen pop hold this object."""
+    for f in dataclasses.fields(Session):
+        setattr(session, f.name, getattr(snapshot, f.name))
 
 
 def _fields(result: Any) -> dict[str, Any]:

@@ -33,7 +33,8 @@ class Session:
     failures: int = 0  # invalid keys / silences at the current step
     repeat: Gather | None = None  # the current question, as `*` repeats it
     customer: CustomerInfo | None = None
-    verified: bool = False
+    verified: bool = False  # may use self-service now; a card blocked mid-call takes it away
+    identity_verified: bool = False  # proved who they are in this call: what the call record keeps
     card_id: int | None = None  # the card whose PIN verified the caller
     category: str = "other"  # business category of where the caller is
     business: str | None = None  # category of the last self-service the caller went into

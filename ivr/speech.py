@@ -5,7 +5,8 @@ Asterisk plays in order. Sound file convention (documented in config/ivr/prompts
 
     hotline/<lang>/num/<token>
 
-zh-CN tokens: 0..9 (零..九), shi 十, bai 百, qian 千, wan 万, yi 亿, yuan 元, jiao 角, fen 分, fu 负.
+zh-CN tokens: 0..9 (零..九), shi 十, bai 百, qian 千, wan 万, yi 亿, yuan 元, jiao 角, fen 分, fu 负,
+liang 两 (two of something: 两位, 两分钟).
 en-US tokens: the English words themselves: zero..nineteen, twenty..ninety, hundred, thousand,
 million, billion, trillion, yuan, minus ("thirty-four" is the two files thirty, four).
 Letters in references: hotline/<lang>/letters/<a-z>.
@@ -22,7 +23,7 @@ LANGUAGES = (ZH, EN)
 _ZH_DIGITS = "零一二三四五六七八九"
 _ZH_TOKEN = {"零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8",
              "九": "9", "十": "shi", "百": "bai", "千": "qian", "万": "wan", "亿": "yi", "元": "yuan", "角": "jiao",
-             "分": "fen", "负": "fu"}
+             "分": "fen", "负": "fu", "两": "liang"}
 _EN_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
             "fifteen sixteen seventeen eighteen nineteen").split()
 _EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -151,6 +152,15 @@ def _check_language(language: str) -> None:
 def say_number(n: int, language: str) -> Spoken:
     _check_language(language)
     return _zh_spoken(zh_number(n)) if language == ZH else _en_spoken(_en_words(n))
+
+
+def say_count(n: int, language: str) -> Spoken:
+    """How many of something, said before its measure word: two is 两 in Chinese (两位客户,
+    两分钟, 两次), never 二; otherwise as say_number."""
+    _check_language(language)
+    if language == ZH and n == 2:
+        return _zh_spoken("两")
+    return say_number(n, language)
 
 
 def say_money(fen: int, language: str) -> Spoken:

@@ -1,7 +1,15 @@
 import json
 import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from aiohttp import web
 
 from hotline.logs import MASK, JsonFormatter, RedactingFilter, install_redaction, mark_secret
+from hotline.settings import load_settings
+from hotline.telephony.twilio.walker import ScriptedKeys, TwilioCaller
 
 
 def _capture() -> tuple[logging.Logger, list[str]]:
@@ -64,3 +72,78 @@ async def test_the_twilio_bridge_marks_digits_of_secure_gathers(live_app):
     assert code == 0
     assert redact(f"pin {wrong_pin}") == f"pin {MASK}"
     assert redact("menu 1") == "menu 1"  # menu keys are not secrets
+
+
+# --- one line per HTTP request, one per call start and end ------------------------------------------
+
+CARD, PIN = "6222020000000001", "147258"
+
+
+@dataclass
+class Served:
+    url: str
+    runner: web.AppRunner
+    stopped: bool = False
+
+    async def stop(self) -> None:
+        """Once stopped, every request has finished and written its access line."""
+        if not self.stopped:
+            self.stopped = True
+            await self.runner.cleanup()
+
+
+@pytest.fixture
+async def served(demo_db, settings, unused_tcp_port):
+    """The app run the way `hotline serve` runs it (hotline.cli.app_runner)."""
+    from hotline.app import create_app
+    from hotline.cli import app_runner
+
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    config = load_settings(environ={
+        "HOTLINE_DATABASE_URL": settings.database.url, "HOTLINE_TWILIO_AUTH_TOKEN": "access-log-token",
+        "HOTLINE_HTTP_PORT": str(unused_tcp_port), "HOTLINE_AGI_ENABLED": "false",
+        "HOTLINE_RECORDINGS_DIR": str(settings.recordings.dir)})
+    runner = app_runner(create_app(config, demo_db))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    server = Served(url, runner)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def _balance_call(url: str) -> TwilioCaller:
+    async with aiohttp.ClientSession() as http:
+        caller = TwilioCaller(http, url, "access-log-token", keys=ScriptedKeys(["2", "1", f"{CARD}#", f"{PIN}#", "2"]))
+        assert await caller.run() == "completed"
+    return caller
+
+
+async def test_each_request_writes_one_access_line_without_query_or_form(served, caplog):
+    caplog.set_level(logging.INFO)
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{served.url}/healthz?token=s3cret-in-a-query") as response:
+        assert response.status == 200
+    caller = await _balance_call(served.url)
+    await served.stop()
+    access = [record for record in caplog.records if record.name == "hotline.access"]
+    assert [(r.method, r.path, r.status) for r in access] == [("GET", "/healthz", 200)] + [
+        ("POST", urlsplit(hook.url).path, hook.status) for hook in caller.webhooks]
+    assert not [record for record in caplog.records if record.name == "aiohttp.access"]
+    lines = [JsonFormatter().format(record) for record in access]
+    entry = json.loads(lines[0])
+    assert entry["msg"] == "GET /healthz 200" and entry["duration_ms"] >= 0
+    for secret in ("s3cret-in-a-query", CARD, PIN, "Digits", "?"):
+        assert secret not in "\n".join(lines)
+
+
+async def test_a_call_writes_one_line_when_it_starts_and_one_when_it_ends(served, caplog):
+    caplog.set_level(logging.INFO)
+    await _balance_call(served.url)
+    await served.stop()
+    calls = [record for record in caplog.records if record.getMessage() in ("call started", "call ended")]
+    assert [record.getMessage() for record in calls] == ["call started", "call ended"]
+    assert calls[0].call_id == calls[1].call_id and calls[0].channel == "twilio"
+    text = "\n".join(JsonFormatter().format(record) for record in calls)
+    assert CARD not in text and PIN not in text

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def test_config_file_overrides_defaults_and_env_overrides_file(tmp_path):
         ("http:\n  port: eighty\n", "site.yaml:2: http.port: Input should be a valid integer"),
         ("http:\n  port: 80\n  colour: blue\n", "site.yaml:3: http.colour: Extra inputs are not permitted"),
         ("http:\n  port: 80\nhttp:\n  port: 81\n", "site.yaml:3: duplicate key 'http' (first at line 1)"),
-        ("http:\n  port: [80\n", "site.yaml:3:"),
+        ("http:\n  port: [80\n", "site.yaml:2: expected ',' or ']'"),
         ("databse:\n  url: x\n", "site.yaml:1: databse: Extra inputs are not permitted"),
     ],
 )
@@ -51,6 +52,30 @@ def test_broken_config_names_file_line_and_key(tmp_path, text, expected):
     with pytest.raises(SettingsError) as caught:
         load_settings(config, environ={})
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    'http:\n  host: "127.0.0.1\n',  # unterminated quote at the end of the file
+    'http:\n  host: "127.0.0.1',  # ... without a final newline
+    "http:\n  port: [80\n\n\n",  # unclosed list, blank lines after it
+    "http:\n  port: {a: 1\n",
+])
+def test_a_yaml_error_at_the_end_of_the_file_names_a_line_that_exists(tmp_path, text):
+    config = tmp_path / "site.yaml"
+    config.write_text(text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, environ={})
+    assert re.search(r"site\.yaml:(\d+): ", str(caught.value)).group(1) == "2"  # the broken line
+
+
+def test_public_url_follows_the_http_listener_unless_set():
+    assert load_settings(environ={}).public.url == "http://127.0.0.1:8080"
+    assert load_settings(environ={"HOTLINE_HTTP_PORT": "8181"}).public.url == "http://127.0.0.1:8181"
+    on_all = load_settings(environ={"HOTLINE_HTTP_HOST": "0.0.0.0", "HOTLINE_HTTP_PORT": "9000"})
+    assert on_all.public.url == "http://127.0.0.1:9000"  # a wildcard address is reached on this machine
+    assert load_settings(environ={"HOTLINE_HTTP_HOST": "::1"}).public.url == "http://[::1]:8080"
+    behind_proxy = load_settings(environ={"HOTLINE_HTTP_PORT": "8181", "HOTLINE_PUBLIC_URL": "https://h.example.com"})
+    assert behind_proxy.public.url == "https://h.example.com"
 
 
 def test_bad_environment_value_names_the_variable():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,9 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+# Below this much free space where the SQLite file lives, the database counts as not writable.
+MIN_FREE_BYTES = 32 * 1024**2
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,8 +42,9 @@ def aware(moment: datetime) -> datetime:
 class Database:
     """One engine and session factory per process; `async with db.session() as s` for work units."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, *, min_free_bytes: int = MIN_FREE_BYTES) -> None:
         self.url = make_url(url)
+        self.min_free_bytes = min_free_bytes
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         if self.is_sqlite:
@@ -48,10 +53,12 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         else:
             # Every webhook and AGI turn takes a connection briefly: a pool sized for a few hundred
-            # concurrent calls; stale connections are recycled rather than pinged on each checkout
-            # (a round trip per transaction on the hot path).
+            # concurrent calls. Each checkout is pinged first: after PostgreSQL restarts or drops
+            # connections (failover, pg_terminate_backend, an idle timeout in a proxy) the next
+            # request gets a fresh connection instead of a 500. The ping costs a round trip per
+            # transaction; a dead connection costs a failed call.
             self.engine = create_async_engine(self.url, echo=echo, pool_size=20, max_overflow=30,
-                                              pool_recycle=1800)
+                                              pool_recycle=1800, pool_pre_ping=True)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -71,6 +78,50 @@ class Database:
         except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
             return False
         return True
+
+    async def write_fault(self) -> str | None:
+        """Why the database cannot take writes now, or None when it can.
+
+        A database that answers SELECT 1 may still refuse every write: a file or filesystem gone
+        read-only, a full disk, a PostgreSQL standby. So this writes, in a transaction that is
+        always rolled back, leaving nothing behind:
+        - SQLite: BEGIN IMMEDIATE (the write lock) and CREATE TABLE, which must allocate a page,
+          so a read-only database (SQLITE_READONLY), a database at its size limit (SQLITE_FULL)
+          and a write lock held too long all fail it. SQLite writes nothing to disk before commit,
+          so a full disk is also checked directly: less than `min_free_bytes` free where the file
+          lives is a fault.
+        - PostgreSQL: CREATE TEMP TABLE, refused in a read-only transaction and on a standby.
+          (A full disk there fails commits, which PostgreSQL reports itself; no probe sees it.)
+        """
+        if self.is_sqlite:
+            fault = self._disk_fault()
+            if fault:
+                return fault
+        probe = ("CREATE TABLE hotline_write_probe (x INTEGER)" if self.is_sqlite
+                 else "CREATE TEMP TABLE hotline_write_probe (x INTEGER) ON COMMIT DROP")
+        try:
+            async with self.engine.connect() as conn:
+                transaction = await conn.begin()
+                try:
+                    await conn.execute(text(probe))
+                finally:
+                    await transaction.rollback()
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as "not ready"
+            first_line = (str(exc).splitlines() or [""])[0]  # the rest is the SQL, already known
+            return f"write probe failed: {type(exc).__name__}: {first_line}"
+        return None
+
+    def _disk_fault(self) -> str | None:
+        if self.url.database in (None, "", ":memory:"):
+            return None
+        folder = Path(self.url.database).resolve().parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError as exc:
+            return f"cannot see the database's folder {folder}: {exc.strerror}"
+        if free < self.min_free_bytes:  # the text stays the same while the fault lasts: it is logged once
+            return f"less than {self.min_free_bytes} bytes free in {folder}, where the database lives"
+        return None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

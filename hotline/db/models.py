@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -144,6 +145,10 @@ class Call(Base):
     """One customer contact, inbound or outbound, from first ring to last hang-up."""
 
     __tablename__ = "calls"
+    # A CallSid / Uniqueid names one call of its transport: a replayed webhook or a second FastAGI
+    # session for it must never start the call again (calls without one are not constrained). A unique
+    # index rather than a constraint: SQLite adds it without rebuilding a table other tables point to.
+    __table_args__ = (Index("uq_calls_channel_external_id", "channel", "external_id", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4, ours
     channel: Mapped[str] = mapped_column(String(16))  # twilio | asterisk | softphone

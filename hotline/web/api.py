@@ -12,16 +12,19 @@ from hotline.web.access import requires
 from hotline.web.keys import DB
 
 MAX_PER_PAGE = 200
+# The databases take OFFSET as a signed 64-bit integer: (page - 1) * per_page must fit in one.
+MAX_PAGE = (2**63 - 1) // MAX_PER_PAGE
 
 
 def page_args(request: web.Request) -> tuple[int, int]:
+    """?page=&per_page= as whole numbers in range; a 400 naming the rule otherwise."""
     try:
         page = int(request.query.get("page", "1"))
         per_page = int(request.query.get("per_page", "50"))
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text="page and per_page must be whole numbers") from exc
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise web.HTTPBadRequest(text=f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
+    except ValueError:  # also digit strings too long for int() to read
+        raise web.HTTPBadRequest(text="page and per_page must be whole numbers") from None
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+        raise web.HTTPBadRequest(text=f"page must be between 1 and {MAX_PAGE}, per_page between 1 and {MAX_PER_PAGE}")
     return page, per_page
 
 

@@ -17,11 +17,12 @@ from sqlalchemy.orm import selectinload
 from acd import campaigns
 from acd.config import CATEGORIES
 from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
-from acd.service import Acd, AcdError
+from acd.service import Acd
 from acd.views import AWAY_REASONS
 from hotline.db import Database
 from hotline.db.models import Call, Customer, IvrStep
 from hotline.web.access import requires
+from hotline.web.bodies import read_json
 from hotline.web.keys import ACD, DB
 from hotline.web.live import HUB, agent_json, own_view
 from hotline.web.middleware import current_user
@@ -31,6 +32,7 @@ from hotline.web.render import render
 AGENT_AWAY_REASONS = tuple(r for r in AWAY_REASONS if r not in ("missed_calls", "preview"))
 PREVIOUS_CALLS = 5
 NOTES_MAX = 4000
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: PostgreSQL refuses a larger value outright
 
 
 class _Body(BaseModel):
@@ -59,7 +61,7 @@ class ScheduleCallback(_Body):
     number: str = Field(min_length=3, max_length=40, pattern=r"^\+?[0-9][0-9 \-]*$")
     due: datetime
     note: str = Field("", max_length=NOTES_MAX)
-    customer_id: int | None = None
+    customer_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 class Outcome(_Body):
@@ -88,10 +90,7 @@ M = TypeVar("M", bound=BaseModel)
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     """A JSON body validated into `model`; a 422 naming the field otherwise."""
-    try:
-        data = await request.json()
-    except ValueError:
-        raise unprocessable("the body must be JSON") from None
+    data = await read_json(request)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -184,15 +183,13 @@ async def desktop_state(request: web.Request) -> web.Response:
 
 
 async def apply_state(acd: Acd, agent_id: int, change: StateChange, by: str) -> None:
-    """An agent's own change or a supervisor's forced one; a change the ACD refuses is a 409."""
+    """An agent's own change or a supervisor's forced one (what the ACD refuses maps to a status in
+    hotline.web.errors)."""
     check_away_reason(change)
-    try:
-        if change.state == "ready":
-            await acd.ready(agent_id)
-        else:
-            await acd.set_state(agent_id, change.state, change.reason, by=by)
-    except AcdError as exc:
-        raise web.HTTPConflict(text=str(exc)) from None
+    if change.state == "ready":
+        await acd.ready(agent_id)
+    else:
+        await acd.set_state(agent_id, change.state, change.reason, by=by)
 
 
 @requires("agent")
@@ -265,18 +262,19 @@ async def schedule_callback(request: web.Request) -> web.Response:
     body = await read_body(request, ScheduleCallback)
     acd = request.app[ACD]
     due = body.due if body.due.tzinfo else body.due.replace(tzinfo=acd.config.zone)  # the centre's local time
+    try:
+        due = due.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-12:00 is in the year 10000 in UTC
+        raise unprocessable("due: the callback time is out of range") from None
     if due <= _now(request):
         raise unprocessable("due: the callback time must be in the future")
     if body.customer_id is not None:
         async with request.app[DB].session() as s:
             if await s.get(Customer, body.customer_id) is None:
                 raise unprocessable(f"customer_id: no customer {body.customer_id}")
-    try:
-        callback_id = await acd.schedule_callback(agent_id, body.customer_id, re.sub(r"[ \-]", "", body.number),
-                                                  due.astimezone(UTC), body.note)
-    except AcdError as exc:
-        raise web.HTTPConflict(text=str(exc)) from None
-    return web.json_response({"id": callback_id, "due_at": due.astimezone(UTC).isoformat()}, status=201)
+    callback_id = await acd.schedule_callback(agent_id, body.customer_id, re.sub(r"[ \-]", "", body.number),
+                                              due, body.note)
+    return web.json_response({"id": callback_id, "due_at": due.isoformat()}, status=201)
 
 
 # --- preview campaign calls -------------------------------------------------------------------------------
@@ -319,10 +317,7 @@ async def _held_preview(request: web.Request, agent_id: int) -> int:
 async def dial_preview(request: web.Request) -> web.Response:
     agent_id = my_agent_id(request)
     contact_id = await _held_preview(request, agent_id)
-    try:
-        call_id = await request.app[ACD].dial_campaign(agent_id, contact_id)
-    except AcdError as exc:
-        raise web.HTTPConflict(text=str(exc)) from None
+    call_id = await request.app[ACD].dial_campaign(agent_id, contact_id)
     return web.json_response({"call_id": call_id, "contact_id": contact_id})
 
 
@@ -364,6 +359,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/desktop/callbacks", list_callbacks)
     app.router.add_post("/api/desktop/callbacks", schedule_callback)
     app.router.add_get("/api/desktop/preview", next_preview)
-    app.router.add_post(r"/api/desktop/preview/{contact_id:\d{1,12}}/dial", dial_preview)
-    app.router.add_post(r"/api/desktop/preview/{contact_id:\d{1,12}}/skip", skip_preview)
-    app.router.add_post(r"/api/desktop/preview/{contact_id:\d{1,12}}/outcome", preview_outcome)
+    app.router.add_post(r"/api/desktop/preview/{contact_id:\d{1,9}}/dial", dial_preview)
+    app.router.add_post(r"/api/desktop/preview/{contact_id:\d{1,9}}/skip", skip_preview)
+    app.router.add_post(r"/api/desktop/preview/{contact_id:\d{1,9}}/outcome", preview_outcome)

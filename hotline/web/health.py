@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from aiohttp import web
@@ -9,8 +10,29 @@ from aiohttp import web
 from hotline.web.access import public
 from hotline.web.keys import DB
 
+log = logging.getLogger(__name__)
+
 # name -> callable(app) returning {"component": up?}; bridges add theirs at setup.
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, Callable[[web.Application], dict[str, bool]]])
+# the last write fault seen, so a broken database is logged when it breaks and when it heals, not
+# on every probe
+_LAST_FAULT = web.AppKey("last_write_fault", list)
+
+
+async def _database_checks(app: web.Application) -> dict[str, bool]:
+    """Reachable (SELECT 1) and writable (a rolled-back write, see Database.write_fault)."""
+    db = app[DB]
+    if not await db.ping():
+        return {"database": False, "database.writable": False}
+    fault = await db.write_fault()
+    last = app[_LAST_FAULT]
+    if fault != last[0]:
+        if fault:
+            log.warning("database cannot take writes: %s", fault)
+        else:
+            log.info("database takes writes again")
+        last[0] = fault
+    return {"database": True, "database.writable": fault is None}
 
 
 @public("liveness probe")
@@ -21,7 +43,7 @@ async def healthz(request: web.Request) -> web.Response:
 @public("readiness probe: reports component states only")
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
-    checks: dict[str, bool] = {"database": await app[DB].ping()}
+    checks = await _database_checks(app)
     for name, check in app[READINESS_CHECKS].items():
         for component, up in check(app).items():
             checks[f"{name}.{component}"] = up
@@ -32,5 +54,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[READINESS_CHECKS] = {}
+    app[_LAST_FAULT] = [None]
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

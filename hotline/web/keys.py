@@ -8,6 +8,7 @@ from aiohttp import web
 
 from hotline.db import Database
 from hotline.settings import Settings
+from hotline.web.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from acd.service import Acd
@@ -15,5 +16,6 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 IVR: web.AppKey[IvrService] = web.AppKey("ivr", Any)  # type: ignore[arg-type]
 ACD: web.AppKey[Acd] = web.AppKey("acd", Any)  # type: ignore[arg-type]

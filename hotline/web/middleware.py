@@ -10,8 +10,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from acd.exceptions import AcdError
 from hotline.web.access import declared_roles, is_public
-from hotline.web.errors import json_error
+from hotline.web.bodies import read_form
+from hotline.web.errors import acd_error_status, json_error
 from hotline.web.keys import DB
 from hotline.web.render import USER, render
 from hotline.web.sessions import COOKIE, SessionUser, load_session
@@ -52,12 +54,12 @@ _static_marker.__hotline_public__ = "static assets"  # type: ignore[attr-defined
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.cookies.get(COOKIE)
-    request[USER] = await load_session(request.app[DB], token) if token else None
+    user = await load_session(request.app[DB], token) if token else None
+    request[USER] = user
     target = _resolved_handler(request)
     if target is None or is_public(target):
         return await handler(request)
     roles = declared_roles(target)
-    user = request[USER]
     if roles is None:
         log.error("route %s %s declares no roles: refused", request.method, request.path)
         return _deny(request, 403, "this route declares no access roles")
@@ -73,7 +75,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 async def _csrf_ok(request: web.Request, user: SessionUser) -> bool:
     sent = request.headers.get("X-CSRF-Token", "")
     if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        sent = str((await request.post()).get("csrf_token", ""))
+        sent = str((await read_form(request)).get("csrf_token", ""))
     return bool(sent) and hmac.compare_digest(sent, user.csrf_token)
 
 
@@ -85,6 +87,11 @@ def _deny(request: web.Request, status: int, message: str) -> web.StreamResponse
     return render("error.html", request, {"status": status, "message": message}, status=status)
 
 
+def _wants_page(request: web.Request) -> bool:
+    """A browser navigating (it asks for HTML); webhooks and scripts get aiohttp's plain text."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """JSON bodies for API errors; a logged 500 (never a traceback to the client) for the unexpected."""
@@ -93,7 +100,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if wants_json(request) and exc.status >= 400:
             return json_error(exc.status, exc.text or exc.reason)
+        if _wants_page(request) and exc.status >= 400 and exc.status != 401:
+            page = render("error.html", request, {"status": exc.status, "message": exc.text or exc.reason},
+                          status=exc.status)
+            for kept in ("Allow", "Retry-After"):
+                if kept in exc.headers:
+                    page.headers[kept] = exc.headers[kept]
+            return page
         raise
+    except AcdError as exc:
+        status = acd_error_status(exc)
+        if wants_json(request):
+            return json_error(status, str(exc))
+        return render("error.html", request, {"status": status, "message": str(exc)}, status=status)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json(request):

@@ -13,8 +13,18 @@ from sqlalchemy.orm import joinedload
 
 from hotline.db import Database, aware, utcnow
 from hotline.db.models import User, WebSession
+from hotline.settings import Settings
 
 COOKIE = "hotline_session"
+
+
+def cookie_secure(settings: Settings) -> bool:
+    """Whether our cookies carry `Secure`: security.cookie_secure when set, otherwise whenever the
+    public URL is https (a cookie sent over plain HTTP can be read off the wire)."""
+    forced = settings.security.cookie_secure
+    if isinstance(forced, bool):
+        return forced
+    return settings.public.url.lower().startswith("https://")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from hotline.db import Database
 from hotline.db.models import Agent, AuditLog, Customer
 from hotline.web.access import requires
 from hotline.web.api import page_args, recent_calls
+from hotline.web.bodies import read_form, read_json
 from hotline.web.desktop import (
     AGENT_AWAY_REASONS,
     StateChange,
@@ -131,8 +132,8 @@ async def _customer_ids(db: Database, text: str) -> list[int]:
         raise campaigns.CampaignError("a campaign needs at least one customer")
     if len(tokens) > MAX_CAMPAIGN_CUSTOMERS:
         raise campaigns.CampaignError(f"at most {MAX_CAMPAIGN_CUSTOMERS} customers per campaign")
-    ids = [int(t) for t in tokens if t.isdigit() and len(t) <= 9]
-    numbers = [t for t in tokens if not (t.isdigit() and len(t) <= 9)]
+    ids = [int(t) for t in tokens if t.isdecimal() and len(t) <= 9]  # isdigit() takes "²", int() does not
+    numbers = [t for t in tokens if not (t.isdecimal() and len(t) <= 9)]
     bad = [t for t in numbers if not re.fullmatch(r"\+?\d{6,20}", t)]
     if bad:
         raise campaigns.CampaignError(f"not a customer number or phone number: {', '.join(bad[:5])}")
@@ -177,7 +178,7 @@ async def campaigns_page(request: web.Request) -> web.Response:
 
 @requires(*SUPERVISORS)
 async def create_campaign(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     fields = {k: str(form.get(k, "")) for k in ("name", "department", "reason", "script", "customers")}
     user = current_user(request)
     db = request.app[DB]
@@ -215,7 +216,7 @@ async def _decide(request: web.Request, decision: str, note: str) -> str:
 
 @requires(*SUPERVISORS)
 async def decide_campaign(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     decision = str(form.get("decision", ""))
     try:
         name = await _decide(request, decision, str(form.get("note", "")))
@@ -248,10 +249,7 @@ async def department_summary_api(request: web.Request) -> web.Response:
 
 @requires(*SUPERVISORS)
 async def decide_campaign_api(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise unprocessable("the body must be JSON") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise unprocessable("the body must be a JSON object")
     decision, note = str(body.get("decision", "")), str(body.get("note", ""))

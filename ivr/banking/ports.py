@@ -42,7 +42,10 @@ class BillerInfo:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    outcome: str  # ok | not_found | wrong_pin | locked
+    # ok | not_found | wrong_pin | locked (too many wrong PINs) | card_blocked (the card is lost,
+    # frozen or otherwise not active: phone banking is refused) | busy (every PIN attempt the card
+    # allows is being checked by other calls right now: nothing was checked, ask again)
+    outcome: str
     customer: CustomerInfo | None = None
     card_id: int | None = None  # the card whose PIN was checked
     attempts_left: int = 0  # after wrong_pin
@@ -53,11 +56,12 @@ class LossResult:
     outcome: str  # ok | already_reported | not_found
     last4: str = ""
     reference: str = ""
+    card_id: int | None = None  # the card now reported lost
 
 
 @dataclass(frozen=True, slots=True)
 class PinChangeResult:
-    outcome: str  # ok | wrong_pin | locked | weak_pin
+    outcome: str  # ok | wrong_pin | locked | card_blocked | busy | weak_pin (as Verification)
     reason: str = ""  # for weak_pin: format | same_digit | sequence | same_as_old | birth_date
     attempts_left: int = 0
 
@@ -77,7 +81,8 @@ class BankingBackend(Protocol):
         ...
 
     async def verify(self, number: str, pin: str, *, call_id: str | None = None) -> Verification:
-        """Card or account number + PIN. Wrong PINs count; the limit locks phone banking."""
+        """Card or account number + PIN. Wrong PINs count; the limit locks phone banking. A card
+        that is not active (lost, frozen) is refused before its PIN is checked."""
         ...
 
     async def accounts(self, customer_id: int) -> list[AccountInfo]: ...

@@ -9,6 +9,7 @@ amount`), so the balance can never go below zero whatever runs alongside.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -45,6 +46,12 @@ log = logging.getLogger(__name__)
 
 # Daily limits run from midnight to midnight in China (no daylight saving).
 BANK_TZ = timezone(timedelta(hours=8))
+ACTIVE = "active"  # the one card status that can be used for phone banking
+# While every PIN attempt of a card is being checked by other calls: how long a caller waits for
+# them (a few argon2 times) before being asked to key the PIN again, and how often we look.
+BUSY_WAIT_S = 2.5
+BUSY_FIRST_DELAY_S = 0.02
+BUSY_MAX_DELAY_S = 0.2
 
 
 def normalise_number(number: str) -> str:
@@ -63,10 +70,12 @@ def _customer_info(c: Customer) -> CustomerInfo:
 
 
 class SqlBankingBackend:
-    def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
+                 busy_wait_s: float = BUSY_WAIT_S) -> None:
         self.db = db
         self._key = settings.security.secret_key.get_secret_value()
         self._max_attempts = settings.security.pin_max_attempts
+        self._busy_wait_s = busy_wait_s
         self._limits = {"transfer": settings.ivr.transfer_daily_limit_fen, "bill": settings.ivr.bill_daily_limit_fen}
         self._clock = clock
 
@@ -81,65 +90,115 @@ class SqlBankingBackend:
             return _customer_info(customer) if customer else None
 
     async def verify(self, number: str, pin: str, *, call_id: str | None = None) -> Verification:
-        digest = digest_number(self._key, number)
-        async with self.db.session() as s:
-            card = await s.scalar(select(Card).where(Card.pan_digest == digest))
-            if card is None:
-                account = await s.scalar(select(Account).where(Account.number_digest == digest))
-                if account is not None:
-                    # an account is verified with a card PIN: its own card first, else its owner's;
-                    # active cards before lost ones, the newest first
-                    card = await s.scalar(
-                        select(Card).where(Card.customer_id == account.customer_id)
-                        .order_by((Card.account_id == account.id).desc(), (Card.status == "active").desc(),
-                                  Card.id.desc()).limit(1))
-            if card is None:
-                return Verification("not_found")
-            card_id, pin_hash = card.id, card.pin_hash
-        attempt = await self._count_attempt(card_id)
-        if attempt is None:
-            return Verification("locked", card_id=card_id)
+        found = await self._usable_card(digest_number(self._key, number))
+        if isinstance(found, str):
+            return Verification(found)
+        card_id, pin_hash = found
+        attempt = await self._reserve_attempt(card_id)
+        if isinstance(attempt, str):
+            return Verification(attempt, card_id=card_id)
         if not await verify_secret(pin_hash, pin):
             return await self._wrong_pin(card_id, attempt, call_id)
         async with self.db.session() as s:
-            if not await self._reset_attempts(s, card_id):
-                return Verification("locked", card_id=card_id)
+            refused = await self._accept_pin(s, card_id)
+            if refused:
+                return Verification(refused, card_id=card_id)
             card = await s.get_one(Card, card_id)
             customer = await s.get_one(Customer, card.customer_id)
             return Verification("ok", customer=_customer_info(customer), card_id=card_id)
 
-    async def _count_attempt(self, card_id: int) -> int | None:
-        """Count a PIN attempt before checking it (argon2 is slow): guesses sent in parallel each get
-        their own number, and those past the limit are never checked. None: locked."""
+    async def _usable_card(self, digest: str) -> tuple[int, str] | str:
+        """The card a keyed number stands for, as (id, PIN hash), or `not_found` / `card_blocked`.
+
+        A card number is that card. An account is verified with a card PIN: its own card first,
+        else its owner's newest, active cards only: a lost or frozen card never opens phone
+        banking, not even through the account it belongs to. It is refused before its PIN is
+        checked, so whoever holds a lost card learns nothing about its PIN."""
         async with self.db.session() as s:
-            attempt = await s.scalar(
-                update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False))
-                .values(failed_pin_attempts=Card.failed_pin_attempts + 1)
-                .returning(Card.failed_pin_attempts))
-        if attempt is not None and attempt > self._max_attempts:
-            return None
-        return attempt
+            card = await s.scalar(select(Card).where(Card.pan_digest == digest))
+            if card is None:
+                account = await s.scalar(select(Account).where(Account.number_digest == digest))
+                if account is None:
+                    return "not_found"
+                card = await s.scalar(
+                    select(Card).where(Card.customer_id == account.customer_id, Card.status == ACTIVE)
+                    .order_by((Card.account_id == account.id).desc(), Card.id.desc()).limit(1))
+                if card is None:
+                    any_card = await s.scalar(select(Card.id).where(Card.customer_id == account.customer_id)
+                                              .limit(1))
+                    return "card_blocked" if any_card is not None else "not_found"
+            if card.status != ACTIVE:
+                return "card_blocked"
+            return card.id, card.pin_hash
+
+    async def _reserve_attempt(self, card_id: int) -> int | str:
+        """Take one of the card's PIN attempts before checking the PIN (argon2 is slow): guesses
+        sent in parallel each need their own, and none past the limit is ever checked. Returns
+        the attempt's number, or why none was taken: `locked`, `card_blocked`, or `busy`.
+
+        `failed_pin_attempts` holds the wrong PINs so far plus the checks under way. When they
+        fill the limit on a card that is not locked, those checks decide (a right PIN frees the
+        attempts, a last wrong one locks the card) and they end within an argon2 time: wait for
+        them a little, and if the attempts are still taken say `busy`, never `locked`."""
+        delay = BUSY_FIRST_DELAY_S
+        deadline = asyncio.get_running_loop().time() + self._busy_wait_s
+        while True:
+            async with self.db.session() as s:
+                attempt = await s.scalar(
+                    update(Card).where(Card.id == card_id, Card.status == ACTIVE,
+                                       Card.phone_banking_locked.is_(False),
+                                       Card.failed_pin_attempts < self._max_attempts)
+                    .values(failed_pin_attempts=Card.failed_pin_attempts + 1)
+                    .returning(Card.failed_pin_attempts))
+                if attempt is not None:
+                    return attempt
+                refused = await self._refusal(s, card_id)
+            if refused:
+                return refused
+            if asyncio.get_running_loop().time() + delay > deadline:
+                return "busy"
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BUSY_MAX_DELAY_S)
 
     @staticmethod
-    async def _reset_attempts(s: AsyncSession, card_id: int) -> bool:
-        """A right PIN clears the count, unless parallel wrong guesses locked the card meanwhile."""
-        reset = await s.execute(update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False))
-                                .values(failed_pin_attempts=0))
-        return bool(reset.rowcount)  # type: ignore[attr-defined]
+    async def _refusal(s: AsyncSession, card_id: int) -> str | None:
+        """Why the card cannot be used now (`card_blocked`, `locked`), None if it can."""
+        row = (await s.execute(select(Card.status, Card.phone_banking_locked).where(Card.id == card_id))).one()
+        if row.status != ACTIVE:
+            return "card_blocked"
+        return "locked" if row.phone_banking_locked else None
 
-    async def _wrong_pin(self, card_id: int, attempts: int, call_id: str | None) -> Verification:
-        if attempts < self._max_attempts:
-            return Verification("wrong_pin", card_id=card_id, attempts_left=self._max_attempts - attempts)
+    async def _accept_pin(self, s: AsyncSession, card_id: int) -> str | None:
+        """A right PIN clears the count, unless the card was locked (parallel wrong guesses) or
+        blocked (reported lost) while the PIN was being checked: then why it was refused."""
+        reset = await s.execute(update(Card).where(Card.id == card_id, Card.status == ACTIVE,
+                                                   Card.phone_banking_locked.is_(False))
+                                .values(failed_pin_attempts=0))
+        if reset.rowcount:  # type: ignore[attr-defined]
+            return None
+        return await self._refusal(s, card_id) or "locked"
+
+    async def _wrong_pin(self, card_id: int, attempt: int, call_id: str | None) -> Verification:
+        if attempt < self._max_attempts:
+            return Verification("wrong_pin", card_id=card_id, attempts_left=self._max_attempts - attempt)
         async with self.db.session() as s:
-            locked_now = await s.execute(update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False))
+            # the last attempt locks, unless a right PIN in another call reset the count meanwhile
+            locked_now = await s.execute(update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False),
+                                                            Card.failed_pin_attempts >= self._max_attempts)
                                          .values(phone_banking_locked=True))
             if locked_now.rowcount:  # type: ignore[attr-defined]
                 last4 = await s.scalar(select(Card.last4).where(Card.id == card_id))
                 s.add(AuditLog(actor=f"call:{call_id}" if call_id else "ivr", action="phone_banking_locked",
                                target=f"card:{card_id}",
-                               detail={"reason": "wrong_pin", "attempts": attempts, "card_last4": last4}))
-                log.warning("phone banking locked for card %s after %d wrong PINs", card_id, attempts)
-            return Verification("locked", card_id=card_id)
+                               detail={"reason": "wrong_pin", "attempts": attempt, "card_last4": last4}))
+                log.warning("phone banking locked for card %s after %d wrong PINs", card_id, attempt)
+                return Verification("locked", card_id=card_id)
+            row = (await s.execute(select(Card.phone_banking_locked, Card.failed_pin_attempts)
+                                   .where(Card.id == card_id))).one()
+            if row.phone_banking_locked:
+                return Verification("locked", card_id=card_id)
+            return Verification("wrong_pin", card_id=card_id,
+                                attempts_left=max(1, self._max_attempts - row.failed_pin_attempts))
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -169,14 +228,14 @@ class SqlBankingBackend:
                                          .values(status="lost"))
                 existing = await s.scalar(select(LossReport.reference).where(LossReport.card_id == card.id))
                 if existing is not None:
-                    return LossResult("already_reported", last4=last4, reference=existing)
+                    return LossResult("already_reported", last4=last4, reference=existing, card_id=card.id)
                 reference = self._reference("GS", 6)
                 s.add(LossReport(card_id=card.id, reference=reference, call_id=call_id, created_at=self._clock()))
                 s.add(AuditLog(actor=f"call:{call_id}" if call_id else "ivr", action="card_loss_reported",
                                target=f"card:{card.id}",
                                detail={"reference": reference, "was_active": bool(frozen.rowcount)}))  # type: ignore[attr-defined]
                 await s.flush()
-                return LossResult("ok", last4=last4, reference=reference)
+                return LossResult("ok", last4=last4, reference=reference, card_id=card.id)
         except IntegrityError:
             # another call filed the report at the same moment: theirs stands
             async with self.db.session() as s:
@@ -194,27 +253,29 @@ class SqlBankingBackend:
             card = await s.get(Card, card_id)
             if card is None:
                 return PinChangeResult("wrong_pin")
+            if card.status != ACTIVE:  # reported lost since the caller was verified
+                return PinChangeResult("card_blocked")
             pin_hash = card.pin_hash
             birth = await s.scalar(select(Customer.birth_date).where(Customer.id == card.customer_id))
-        attempt = await self._count_attempt(card_id)
-        if attempt is None:
-            return PinChangeResult("locked")
+        attempt = await self._reserve_attempt(card_id)
+        if isinstance(attempt, str):
+            return PinChangeResult(attempt)
         if not await verify_secret(pin_hash, old_pin):
             result = await self._wrong_pin(card_id, attempt, call_id)
             return PinChangeResult(result.outcome, attempts_left=result.attempts_left)
         reason = weak_pin_reason(new_pin, old_pin, birth)
         if reason:
             async with self.db.session() as s:  # the old PIN was right: the count starts again
-                await self._reset_attempts(s, card_id)
-            return PinChangeResult("weak_pin", reason=reason)
+                refused = await self._accept_pin(s, card_id)
+            return PinChangeResult(refused) if refused else PinChangeResult("weak_pin", reason=reason)
         new_hash = await hash_secret(new_pin)
         async with self.db.session() as s:
             # only if nobody changed it meanwhile: the old PIN we checked must still be the PIN
             changed = await s.execute(update(Card).where(Card.id == card_id, Card.pin_hash == pin_hash,
-                                                         Card.phone_banking_locked.is_(False))
+                                                         Card.status == ACTIVE, Card.phone_banking_locked.is_(False))
                                       .values(pin_hash=new_hash, failed_pin_attempts=0))
             if not changed.rowcount:  # type: ignore[attr-defined]
-                return PinChangeResult("wrong_pin")
+                return PinChangeResult(await self._refusal(s, card_id) or "wrong_pin")
             s.add(AuditLog(actor=f"call:{call_id}" if call_id else "ivr", action="pin_changed",
                            target=f"card:{card_id}", detail={}))
         return PinChangeResult("ok")

@@ -10,6 +10,7 @@ from acd.clock import ManualClock
 from acd.models import Callback, CallbackAttempt
 from acd.service import Acd
 from tests.acd.conftest import RecordingBridge, agent_ids, caller
+from tests.acd.invariants import check_invariants
 
 
 async def attempts_of(acd: Acd, callback_id: int) -> list[tuple[int, str | None]]:
@@ -52,7 +53,7 @@ async def test_callback_keeps_the_callers_place(acd: Acd, bridge: RecordingBridg
     await acd.ready(a1)
     await acd.drain()
     assert [o.call_id for o in bridge.offers] == ["late"]
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 async def test_callback_gives_up_after_the_configured_attempts(acd: Acd, bridge: RecordingBridge,
@@ -146,7 +147,7 @@ async def test_callbacks_survive_a_restart(acd: Acd, bridge: RecordingBridge, cl
 async def test_callback_needs_a_waiting_call_and_a_number(acd: Acd):
     import pytest
 
-    from acd.service import AcdError
+    from acd.exceptions import AcdError
 
     with pytest.raises(AcdError, match="not waiting"):
         await acd.request_callback("nobody", "+8613800138000")

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from acd import campaigns
 from acd.campaigns import CampaignError
 from acd.clock import ManualClock
+from acd.exceptions import AcdError
 from acd.models import CampaignAttempt, CampaignContact
-from acd.service import Acd, AcdError
+from acd.service import Acd
 from hotline.db.models import Customer
 from tests.acd.conftest import RecordingBridge, agent_ids
 

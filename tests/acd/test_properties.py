@@ -15,10 +15,13 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from acd.clock import ManualClock
+from acd.exceptions import AcdError
 from acd.models import Callback, CallbackAttempt
-from acd.service import OFFER_FAILURES, Acd, AcdError
+from acd.service import Acd
+from acd.states import OfferFailure
 from hotline.db.models import Agent
 from tests.acd.conftest import RecordingBridge, caller
+from tests.acd.invariants import check_invariants
 
 QUEUES = ("general", "cards", "complaints", "vip")
 CATEGORY = {"general": "balance", "cards": "card_loss", "complaints": "complaint", "vip": "other"}
@@ -26,7 +29,7 @@ CATEGORY = {"general": "balance", "cards": "card_loss", "complaints": "complaint
 operations = st.lists(st.one_of(
     st.tuples(st.just("arrive"), st.sampled_from(QUEUES), st.integers(0, 3)),
     st.tuples(st.just("answer"), st.integers(0, 5)),
-    st.tuples(st.just("fail"), st.integers(0, 5), st.sampled_from(OFFER_FAILURES)),
+    st.tuples(st.just("fail"), st.integers(0, 5), st.sampled_from(OfferFailure)),
     st.tuples(st.just("hangup"), st.integers(0, 30)),
     st.tuples(st.just("callback"), st.integers(0, 30)),
     st.tuples(st.just("agent"), st.sampled_from(("login", "logout", "away", "available", "ready")),
@@ -127,7 +130,7 @@ def let_go(bridge: RecordingBridge, call_id: str) -> bool:
 
 
 def check(acd: Acd, live: list[str]) -> None:
-    acd.check_invariants()
+    check_invariants(acd)
     snap = acd.snapshot()
     reserved = [a.call_id for a in snap.agents if a.state in ("reserved", "on_call")]
     assert len(reserved) == len(set(reserved)), "one call held by two agents"

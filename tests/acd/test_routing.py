@@ -10,11 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from acd.clock import ManualClock
+from acd.exceptions import AcdError
 from acd.models import RoutingEvent
+from acd.offers import RING_GRACE_S
 from acd.ports import QueueStatus
-from acd.service import RING_GRACE_S, Acd, AcdError
+from acd.service import Acd
 from hotline.db.models import Customer
 from tests.acd.conftest import RecordingBridge, agent_ids, caller
+from tests.acd.invariants import check_invariants
 
 
 async def kinds(acd: Acd) -> list[str]:
@@ -43,7 +46,7 @@ async def test_call_is_offered_answered_and_wrapped_up(acd: Acd, bridge: Recordi
     assert acd.snapshot().agents[0].state == "wrap_up"
     clock.advance(1)  # the general queue's 30 s of wrap-up end by themselves
     assert acd.snapshot().agents[0].state == "available"
-    acd.check_invariants()
+    check_invariants(acd)
 
     assert await kinds(acd) == ["state", "enqueued", "state", "offered", "state", "answered", "ended", "state",
                                 "wrap_up", "state"]
@@ -82,7 +85,7 @@ async def test_ring_timeout_moves_the_call_to_the_next_agent(acd: Acd, bridge: R
     view = {a.agent_id: a for a in acd.snapshot().agents}
     assert view[a1].state == "available" and view[a1].missed_in_row == 1
     assert view[a2].state == "on_call"
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 async def test_missing_offers_in_a_row_sets_the_agent_away(acd: Acd, bridge: RecordingBridge, settings):
@@ -191,7 +194,7 @@ async def test_abandoned_while_waiting_and_while_ringing(acd: Acd, bridge: Recor
         waits = list(await s.scalars(select(RoutingEvent.wait_s).where(RoutingEvent.kind == "abandoned")
                                      .order_by(RoutingEvent.id)))
     assert waits == [12, 3]
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 async def test_hang_up_reported_while_the_transfer_is_being_queued(acd: Acd, bridge: RecordingBridge):
@@ -205,7 +208,7 @@ async def test_hang_up_reported_while_the_transfer_is_being_queued(acd: Acd, bri
     assert acd.queue_status("gone") is None
     assert acd.snapshot().agents[0].state == "available" and bridge.offers == []
     assert (await kinds(acd))[-2:] == ["enqueued", "abandoned"]
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 async def test_offer_for_a_call_its_bridge_lost_frees_the_agent_without_a_miss(acd: Acd, bridge: RecordingBridge):
@@ -222,7 +225,7 @@ async def test_offer_for_a_call_its_bridge_lost_frees_the_agent_without_a_miss(a
     assert (me.state, me.missed_in_row) == ("available", 0)
     assert acd.queue_status("lost") is None
     assert (await kinds(acd))[-1] == "abandoned"
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 async def test_max_wait_overflows_to_the_target_queue(acd: Acd, bridge: RecordingBridge, clock: ManualClock):
@@ -278,7 +281,7 @@ async def test_bridge_failure_on_offer_keeps_the_caller(acd: Acd, bridge: Record
     await acd.set_state(a1, "available")
     await acd.drain()
     assert [o.call_id for o in bridge.offers] == ["c1"]
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 async def test_live_events_reach_listeners_until_removed(acd: Acd):
@@ -320,4 +323,29 @@ async def test_max_wait_during_ringing_overflows_when_the_ring_fails(acd: Acd, b
     await acd.drain()
     assert [(o.kind, o.target) for o in bridge.overflows] == [("queue", "general")]
     assert [o.queue for o in bridge.offers] == ["vip", "general"]
-    acd.check_invariants()
+    check_invariants(acd)
+
+
+async def test_a_clock_given_after_construction_drives_every_part(demo_db, settings, acd_config,
+                                                                    bridge: RecordingBridge):
+    # the web tests hand the app's ACD a manual clock this way; every part must then use it
+    service = Acd(acd_config, demo_db, settings)
+    clock = ManualClock()
+    service.clock = clock
+    service.register_connector("twilio", bridge)
+    seen = []
+    service.add_listener(seen.append)
+    await service.start()
+    try:
+        a1, _ = await agent_ids(service)
+        await service.login(a1)
+        await service.enqueue(caller("c1"))
+        clock.advance(20 + RING_GRACE_S)  # the ring timer runs on the manual clock
+        assert service.snapshot().agents[0].missed_in_row == 1
+        clock.advance(42)
+        snap = service.snapshot()
+        assert snap.at == clock.now() and snap.queues[0].calls[0].waited_s == 20 + RING_GRACE_S + 42
+        start = ManualClock().now()
+        assert seen and all(start <= e.at <= clock.now() for e in seen)  # stamped on the manual clock too
+    finally:
+        await service.stop()

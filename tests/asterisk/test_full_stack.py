@@ -13,6 +13,7 @@ from acd.service import Acd
 from hotline.db.models import Agent, AuditLog, Call, Card, IvrStep
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from ivr.service import IvrService
+from tests.acd.invariants import check_invariants
 from tests.asterisk.conftest import FAST
 from tests.asterisk.test_agi_faults import no_errors
 from tests.standins.asterisk import FakeAgiCall
@@ -92,7 +93,7 @@ async def test_transfer_to_an_agent_through_the_real_acd(stack, demo_db) -> None
     assert states[agent_id] == "wrap_up"
     call = await the_call(demo_db)
     assert call.ended_at is not None and call.queue == "general"
-    acd.check_invariants()
+    check_invariants(acd)
 
 
 @pytest.mark.parametrize("step", ["STREAM FILE hotline/en-US/transfer_hold", "WAIT FOR DIGIT 250", "EXEC Dial",
@@ -105,7 +106,7 @@ async def test_hangup_at_each_transfer_step_leaves_the_acd_consistent(stack, dem
     phone = FakeAgiCall(bridge.agi.port, keys=["2", "0"], hangup_on=step, dial_statuses=["NOANSWER"])
     await asyncio.wait_for(phone.run(), 30)
     await acd.drain()
-    acd.check_invariants()
+    check_invariants(acd)
     snapshot = acd.snapshot()
     assert all(q.waiting == 0 for q in snapshot.queues)
     assert {a.state for a in snapshot.agents if a.agent_id == agent_id} <= {"available", "logged_out"}
@@ -150,3 +151,70 @@ async def test_every_self_service_operation_over_agi(stack, demo_db, name, keys)
         assert (after["0001"], after["0002"]) == (before["0001"] - 100_50, before["0002"] + 100_50)
     else:
         assert after["0001"] == before["0001"] - 88_80 and after["0002"] == before["0002"]
+
+
+async def _counts(db) -> tuple[int, int]:
+    from sqlalchemy import func
+
+    from hotline.db.models import Payment
+
+    async with db.session() as s:
+        return (await s.scalar(select(func.count()).select_from(Call)),
+                await s.scalar(select(func.count()).select_from(Payment)))
+
+
+async def test_a_replayed_session_of_a_finished_call_is_refused_and_moves_no_money(stack, demo_db, caplog) -> None:
+    bridge, _, _ = stack
+    transfer = ["1", "3", f"{CARD}#", f"{PIN}#", "1", "100*5#", "1", "2"]
+    await asyncio.wait_for(FakeAgiCall(bridge.agi.port, keys=transfer).run(), 30)
+    await asyncio.wait_for(bridge.wait_idle(), 10)
+    after_call = (await _counts(demo_db), await _balances(demo_db))
+    assert after_call[0] == (1, 1)
+
+    replay = FakeAgiCall(bridge.agi.port, keys=transfer)  # the same agi_uniqueid, the same keys
+    await asyncio.wait_for(replay.run(), 30)
+
+    assert replay.commands == ["HANGUP"] and replay.closed_by_server  # not even answered
+    assert (await _counts(demo_db), await _balances(demo_db)) == after_call
+    assert "belongs to a call that has ended" in caplog.text
+
+
+async def test_a_second_session_for_a_call_still_in_progress_is_hung_up(stack, demo_db) -> None:
+    bridge, _, _ = stack
+    first = FakeAgiCall(bridge.agi.port, keys=[], time_scale=1000.0)  # the caller thinks at the language menu
+    runner = asyncio.create_task(first.run())
+    await asyncio.wait_for(first.wait_for("WAIT FOR DIGIT"), 10)
+
+    second = FakeAgiCall(bridge.agi.port, keys=["1", "3"])
+    await asyncio.wait_for(second.run(), 30)
+
+    assert second.commands == ["ANSWER", "HANGUP"]
+    assert (await _counts(demo_db))[0] == 1
+    first.hang_up()
+    await asyncio.wait_for(runner, 30)
+
+
+async def test_agi_turns_that_keep_failing_apologise_then_end_the_call(stack, demo_db, monkeypatch) -> None:
+    from tests.ivr.test_turn_failures import FailingCommits
+
+    bridge, ivr, _ = stack
+    phone = FakeAgiCall(bridge.agi.port, keys=["1", "1", "1"])
+    writer = ivr._writer
+    real_commit = writer._commit
+    commits = 0
+
+    async def fail_after_the_language(batch) -> None:  # the call and its first two turns are stored
+        nonlocal commits
+        commits += 1
+        if commits > 2:
+            await FailingCommits(writer, 1)(batch)
+        await real_commit(batch)
+
+    monkeypatch.setattr(writer, "_commit", fail_after_the_language)
+    await asyncio.wait_for(phone.run(), 30)
+
+    sorry = [c for c in phone.commands if "service_error" in c]
+    assert len(sorry) == 2
+    assert phone.commands[-2:] == ['STREAM FILE hotline/zh-CN/goodbye ""', "HANGUP"]
+    call = await the_call(demo_db)
+    assert (call.status, call.end_reason) == ("completed", "hangup:service_error") and call.ended_at is not None

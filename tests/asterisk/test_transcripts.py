@@ -1,4 +1,4 @@
-"""Replays of the real Asterisk 20.20.1 transcripts (/work/shared/asterisk/).
+"""Replays of the real Asterisk 20.20.1 transcripts (tests/data/asterisk/).
 
 1. The FastAGI stand-in, sent the commands of each captured session, answers byte for byte what
    Asterisk answered (header block included).
@@ -105,6 +105,25 @@ def _fields(block: bytes) -> list[tuple[str, str]]:
     return [tuple(line.split(": ", 1)) for line in block.decode().split("\r\n") if ": " in line]
 
 
+def _as_sent(block: bytes) -> actions.Action:
+    """The action the capturing client sent, read the way our client reads its reply."""
+    fields: dict[str, list[str]] = {}
+    for key, value in _fields(block):
+        fields.setdefault(key, []).append(value)
+    action = {k: v if len(v) > 1 else v[0] for k, v in fields.items()}
+    if action["Action"] == "Originate":
+        action.setdefault("Async", "false")  # our client always says which
+    # as our client does: a list only when the PBX says so (never as_list=True)
+    lists = action["Action"] == "Originate" or "Show" in action["Action"] or action["Action"] in (
+        "QueueStatus", "QueueSummary", "Status", "SIPpeers")
+    return actions.Action(action, as_list=None if lists else False)
+
+
+def _event_names(stream: bytes) -> list[str]:
+    """Every event in the bytes Asterisk sent, read line by line (independent of message splitting)."""
+    return [name.decode() for name in re.findall(rb"^Event: ([^\r]+)\r$", stream, re.M)]
+
+
 @pytest.mark.parametrize("name", ["ami_session.txt", "ami_queue.txt"])
 async def test_ami_protocol_replays_every_captured_connection(name: str) -> None:
     for conn, blocks in load_transcript(name).items():
@@ -113,37 +132,43 @@ async def test_ami_protocol_replays_every_captured_connection(name: str) -> None
         manager.register_event("*", lambda _m, e, events=events: events.append(e.event))
         protocol = BufferedAmiProtocol(manager)
         protocol.connection_made(_Transport())
-        futures = []
+        sent: list[tuple[actions.Action, asyncio.Future]] = []
         for block in blocks:
             if block.direction == "PY->AST":
-                fields = dict()
-                for key, value in _fields(block.data):
-                    fields.setdefault(key, []).append(value)
-                fields = {k: v if len(v) > 1 else v[0] for k, v in fields.items()}
-                if fields["Action"] == "Originate":
-                    fields.setdefault("Async", "false")  # our client always says which
-                # as our client does: a list only when the PBX says so (never as_list=True)
-                action = actions.Action(fields, as_list=None if fields["Action"] in ("Originate",) or "Show" in fields["Action"]
-                                        or fields["Action"] in ("QueueStatus", "QueueSummary", "Status", "SIPpeers") else False)
-                futures.append((fields["Action"], protocol.send(action, as_list=action.as_list)))
+                action = _as_sent(block.data)
+                sent.append((action, protocol.send(action, as_list=action.as_list)))
             else:
                 protocol.data_received(block.data)
-        unresolved = [n for n, f in futures if not f.done()]
-        # the capturing client closed right after its last Originate (conn#1) / Logoff: nothing else may hang
-        assert all(n in ("Originate",) for n in unresolved), (conn, unresolved)
-        assert not any(f.done() and f.exception() for _, f in futures)
-        assert protocol.version in (None, "9.0.0")
-        replies = {n: f.result() for n, f in futures if f.done()}
-        if "Command" in replies:
-            outputs = replies["Command"].get("Output")
-            assert outputs and "0 active calls" in "".join(outputs if isinstance(outputs, list) else [outputs])
-        if "Login" in replies:
-            assert replies["Login"].success
-        assert "FullyBooted" in events or conn > 1 or name == "ami_queue.txt"
-        expected_events = sum(
-            block.data.count(b"Event: ") for block in blocks if block.direction == "AST->PY"
-        )
-        assert len(events) <= expected_events and len(events) > 0
+
+        # every action the capturing client sent got its whole reply, and none failed
+        assert [a["Action"] for a, f in sent if not f.done()] == [], conn
+        assert not any(f.exception() for _, f in sent)
+        assert protocol.version == "9.0.0"
+        assert all(f.result().success for a, f in sent if a["Action"] == "Login")
+        expected_output = {"core show version": "Asterisk 20.20.1", "core show channels": "0 active calls"}
+        for action, future in sent:
+            if action["Action"] == "Command":
+                outputs = future.result().get("Output")
+                text = "".join(outputs if isinstance(outputs, list) else [outputs])
+                assert expected_output[action["Command"]] in text  # a reply split across reads, kept whole
+
+        # nothing dropped: each event Asterisk sent was either dispatched or taken into the reply
+        # of the action whose ActionID it carries, and the dispatched ones kept their order
+        taken = [(a, m) for a, _ in sent for m in a.responses if "event" in m]
+        assert all(m.get("ActionID") == a.id for a, m in taken)
+        sent_events = _event_names(b"".join(b.data for b in blocks if b.direction == "AST->PY"))
+        remaining = list(sent_events)
+        for _, message in taken:
+            remaining.remove(message.event)
+        assert events == remaining, conn
+        assert events[0] == "FullyBooted"
+
+        # lists arrived whole: as many items as the Complete event counts
+        for action, _ in sent:
+            complete = [m for m in action.responses if m.get("EventList") == "Complete"]
+            if complete:
+                items = [m for m in action.responses if "event" in m and m.get("EventList") != "Complete"]
+                assert len(items) == int(complete[0]["ListItems"]), action["Action"]
 
 
 async def test_ami_utf8_split_inside_a_character_is_kept() -> None:

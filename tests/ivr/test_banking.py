@@ -1,12 +1,14 @@
 """The SQL banking backend on the demo data: real database, real argon2, real transactions."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from hotline.db import Database
+from hotline.db import Database, digest_number, hash_secret, verify_secret
 from hotline.db.models import Account, AuditLog, Biller, Card, Customer, LossReport, Payment
 from hotline.settings import Settings
 from ivr.banking.sql import SqlBankingBackend, normalise_number
@@ -249,3 +251,172 @@ async def test_parallel_pin_guesses_are_checked_no_more_than_the_limit(bank: Sql
         locks = await s.scalar(select(func.count()).select_from(AuditLog)
                                .where(AuditLog.action == "phone_banking_locked"))
     assert locks == 1
+
+
+# --- lost and frozen cards ------------------------------------------------------------------------
+
+ZHAO_SAVINGS = "6217000010000003"
+
+
+async def set_card_status(db: Database, last4: str, status: str) -> None:
+    async with db.session() as s:
+        await s.execute(update(Card).where(Card.last4 == last4).values(status=status))
+
+
+@pytest.fixture
+def pins_checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every PIN the backend hands to argon2, in order."""
+    import ivr.banking.sql as sql
+
+    checked: list[str] = []
+    real_verify = sql.verify_secret
+
+    async def counting_verify(hashed: str, pin: str) -> bool:
+        checked.append(pin)
+        return await real_verify(hashed, pin)
+
+    monkeypatch.setattr(sql, "verify_secret", counting_verify)
+    return checked
+
+
+async def test_a_card_reported_lost_no_longer_verifies_by_card_or_account(
+        bank: SqlBankingBackend, demo_db: Database, pins_checked: list[str]) -> None:
+    li = await customer_id(demo_db, "+8613800138000")
+    assert (await bank.report_loss(li, "0001")).outcome == "ok"
+    for number in (LI_CARD, LI_SAVINGS, LI_CURRENT):  # the current account has no card: Li's only one is lost
+        refused = await bank.verify(number, LI_PIN)
+        assert (refused.outcome, refused.customer) == ("card_blocked", None)
+    assert pins_checked == []  # refused before the PIN is looked at: a thief learns nothing
+    assert (await card(demo_db, "0001")).failed_pin_attempts == 0
+
+
+async def test_the_demo_lost_card_is_refused_by_card_and_by_its_account(
+        bank: SqlBankingBackend, pins_checked: list[str]) -> None:
+    for number in (ZHAO_CARD, ZHAO_SAVINGS):
+        refused = await bank.verify(number, ZHAO_PIN)
+        assert (refused.outcome, refused.customer) == ("card_blocked", None)
+    assert pins_checked == []
+
+
+@pytest.mark.parametrize("status", ["frozen", "stolen", "expired"])
+async def test_any_card_that_is_not_active_is_refused(bank: SqlBankingBackend, demo_db: Database,
+                                                      status: str) -> None:
+    await set_card_status(demo_db, "0001", status)
+    assert (await bank.verify(LI_CARD, LI_PIN)).outcome == "card_blocked"
+    assert (await bank.verify(LI_SAVINGS, LI_PIN)).outcome == "card_blocked"
+    await set_card_status(demo_db, "0001", "active")
+    assert (await bank.verify(LI_CARD, LI_PIN)).outcome == "ok"
+
+
+async def test_an_account_is_verified_with_an_active_card_of_its_owner_never_a_lost_one(
+        bank: SqlBankingBackend, demo_db: Database, settings: Settings) -> None:
+    li = await customer_id(demo_db, "+8613800138000")
+    key = settings.security.secret_key.get_secret_value()
+    async with demo_db.session() as s:  # a second card, on the current account, with its own PIN
+        spare = Card(customer_id=li, account_id=None, pan_digest=digest_number(key, "6222020000000009"),
+                     last4="0009", pin_hash=await hash_secret("802468"))
+        s.add(spare)
+        await s.flush()
+        spare_id = spare.id
+    await bank.report_loss(li, "0001")
+    # the savings account's own card is lost: the account is checked against the spare card's PIN
+    assert (await bank.verify(LI_SAVINGS, LI_PIN)).outcome == "wrong_pin"
+    by_account = await bank.verify(LI_SAVINGS, "802468")
+    assert (by_account.outcome, by_account.card_id) == ("ok", spare_id)
+
+
+async def test_a_pin_change_is_refused_once_the_card_is_lost(bank: SqlBankingBackend, demo_db: Database,
+                                                             pins_checked: list[str]) -> None:
+    verified = await bank.verify(LI_CARD, LI_PIN)
+    assert verified.outcome == "ok" and verified.card_id is not None
+    li = await customer_id(demo_db, "+8613800138000")
+    await bank.report_loss(li, "0001")
+    assert (await bank.change_pin(verified.card_id, LI_PIN, "135790")).outcome == "card_blocked"
+    assert pins_checked == [LI_PIN]  # only the verification's
+    assert await verify_secret((await card(demo_db, "0001")).pin_hash, LI_PIN)
+
+    zhao_card = (await card(demo_db, "0002")).id
+    assert (await bank.change_pin(zhao_card, ZHAO_PIN, "135790")).outcome == "card_blocked"
+    assert await verify_secret((await card(demo_db, "0002")).pin_hash, ZHAO_PIN)
+
+
+# --- PIN checks in parallel -------------------------------------------------------------------------
+
+
+class HeldChecks:
+    """Stands in for argon2: every check waits until released, so a test can hold them in flight."""
+
+    def __init__(self, real: Callable[[str, str], Awaitable[bool]]) -> None:
+        self.real = real
+        self.started = 0
+        self.changed = asyncio.Condition()
+        self.release = asyncio.Event()
+
+    async def __call__(self, hashed: str, pin: str) -> bool:
+        async with self.changed:
+            self.started += 1
+            self.changed.notify_all()
+        await self.release.wait()
+        return await self.real(hashed, pin)
+
+    async def until_in_flight(self, count: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.started >= count)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> HeldChecks:
+    import ivr.banking.sql as sql
+
+    checks = HeldChecks(sql.verify_secret)
+    monkeypatch.setattr(sql, "verify_secret", checks)
+    return checks
+
+
+async def test_a_right_pin_is_not_told_locked_while_every_attempt_is_being_checked(
+        demo_db: Database, settings: Settings, held: HeldChecks) -> None:
+    bank = SqlBankingBackend(demo_db, settings, busy_wait_s=0)
+    first = [asyncio.create_task(bank.verify(LI_CARD, LI_PIN)) for _ in range(3)]
+    await held.until_in_flight(3)  # the card's three attempts are all being checked
+    assert (await bank.verify(LI_CARD, LI_PIN)).outcome == "busy"
+    li_card = (await card(demo_db, "0001")).id
+    assert (await bank.change_pin(li_card, LI_PIN, "135790")).outcome == "busy"
+    assert held.started == 3  # neither was checked
+    held.release.set()
+    assert [r.outcome for r in await asyncio.gather(*first)] == ["ok"] * 3
+    assert (await bank.verify(LI_CARD, LI_PIN)).outcome == "ok"  # asked again: served
+    after = await card(demo_db, "0001")
+    assert (after.phone_banking_locked, after.failed_pin_attempts) == (False, 0)
+
+
+async def test_a_caller_waits_for_the_checks_in_flight_instead_of_being_told_busy(
+        bank: SqlBankingBackend, demo_db: Database, held: HeldChecks, monkeypatch: pytest.MonkeyPatch) -> None:
+    turned_away = asyncio.Event()  # the fourth found every attempt taken, the card not locked
+    real_refusal = bank._refusal
+
+    async def refusal(s: Any, card_id: int) -> str | None:
+        why = await real_refusal(s, card_id)
+        if why is None:
+            turned_away.set()
+        return why
+
+    monkeypatch.setattr(bank, "_refusal", refusal)
+    first = [asyncio.create_task(bank.verify(LI_CARD, LI_PIN)) for _ in range(3)]
+    await held.until_in_flight(3)
+    fourth = asyncio.create_task(bank.verify(LI_CARD, LI_PIN))
+    await turned_away.wait()
+    held.release.set()  # the three finish within the fourth's wait: it is served, not sent away
+    assert [r.outcome for r in await asyncio.gather(*first, fourth)] == ["ok"] * 4
+
+
+async def test_twenty_parallel_right_pins_are_served_or_asked_again_never_locked(
+        bank: SqlBankingBackend, demo_db: Database) -> None:
+    results = await asyncio.gather(*(bank.verify(LI_CARD, LI_PIN) for _ in range(20)))
+    outcomes = [r.outcome for r in results]
+    assert set(outcomes) <= {"ok", "busy"} and "ok" in outcomes, outcomes
+    after = await card(demo_db, "0001")
+    assert (after.phone_banking_locked, after.failed_pin_attempts) == (False, 0)
+    assert (await bank.verify(LI_CARD, LI_PIN)).outcome == "ok"
+    async with demo_db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(AuditLog)
+                              .where(AuditLog.action == "phone_banking_locked")) == 0

@@ -39,9 +39,9 @@ def test_shipped_files_load_with_every_prompt_the_engine_and_bridges_play(settin
 def test_render_fills_params_in_both_languages(book: PromptBook) -> None:
     zh = book.render("queue_position", "zh-CN", position=3, minutes=12)
     en = book.render("queue_position", "en-US", position=3, minutes=12)
-    assert zh.text == "您前面还有三位客户，预计等待十二分钟。"
+    assert zh.text == "您前面还有两位客户，预计等待十二分钟。"  # position 3: two callers ahead
     assert en.text == "You are number three in line, with about twelve minutes to wait."
-    assert zh.audio == ("hotline/zh-CN/queue_position", "hotline/zh-CN/num/3", "hotline/zh-CN/queue_position.2",
+    assert zh.audio == ("hotline/zh-CN/queue_position", "hotline/zh-CN/num/liang", "hotline/zh-CN/queue_position.2",
                         "hotline/zh-CN/num/shi", "hotline/zh-CN/num/2", "hotline/zh-CN/queue_position.3")
     assert book.render("goodbye", "en-US").audio == ("hotline/en-US/goodbye",)
 
@@ -78,7 +78,7 @@ def test_placeholder_not_declared_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as err:
         load_prompts(path)
     line = line_number(text, "{tries}")
-    assert f"{path}:{line}: wrong_pin.en-US: placeholders ['tries'] do not match params ['attempts_left']" \
+    assert f"{path}:{line}: wrong_pin.en-US.other: placeholders ['tries'] do not match params ['attempts_left']" \
         in str(err.value)
 
 

@@ -183,7 +183,7 @@ def test_wrong_pin_locked_and_unknown_number(engine: Engine) -> None:
     engine.step(s, Digits("6222020000000001"))
     engine.step(s, Digits("111111"))
     actions = engine.step(s, OperationResult("verify", "wrong_pin", {"attempts_left": 2}))
-    assert texts(actions) == ["密码错误，您还可以尝试二次。", "请输入六位密码，以井号键结束。"]
+    assert texts(actions) == ["密码错误，您还可以尝试两次。", "请输入六位密码，以井号键结束。"]
     engine.step(s, Digits("222222"))
     actions = engine.step(s, OperationResult("verify", "locked", {}))
     assert ids(actions) == ["pin_locked", "main_menu"] and not s.verified
@@ -222,3 +222,66 @@ def test_result_for_another_operation_is_refused(engine: Engine) -> None:
 ])
 def test_amount_entry(keys: str, fen: int | None) -> None:
     assert parse_amount(keys) == fen
+
+
+CARD, PIN = "6222020000000001", "147258"
+
+
+def verify_for(engine: Engine, s: Session, outcome: str, data: dict | None = None) -> list:
+    engine.step(s, Digits(CARD))
+    engine.step(s, Digits(PIN))
+    return engine.step(s, OperationResult("verify", outcome, data or {}))
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("zh-CN", "此卡已挂失或暂停使用，无法办理电话银行业务。转人工服务请按0。"),
+    ("en-US", "This card has been reported lost or is suspended, so it cannot be used for telephone banking. "
+              "To speak to an agent, press 0."),
+])
+def test_a_lost_or_frozen_card_is_refused_and_zero_reaches_the_card_desk(engine: Engine, language: str,
+                                                                         words: str) -> None:
+    s = in_main_menu(engine, language=language)
+    engine.step(s, Digits("1"))  # balance
+    actions = verify_for(engine, s, "card_blocked")
+    assert ids(actions) == ["card_blocked", "main_menu"] and texts(actions)[0] == words
+    assert not s.verified and s.card_id is None and s.scratch == {}
+    assert ids(engine.step(s, Digits("3"))) == ["enter_card"]  # a transfer asks for a card again
+    assert ids(verify_for(engine, s, "card_blocked")) == ["card_blocked", "main_menu"]
+    (transfer,) = engine.step(s, Digits("0"))
+    assert (transfer.queue, transfer.category) == ("cards", "card_loss")
+
+
+def test_a_busy_pin_check_asks_for_the_pin_again_without_counting_a_failure(engine: Engine,
+                                                                           settings: Settings) -> None:
+    s = in_main_menu(engine, language="en-US")
+    engine.step(s, Digits("1"))
+    engine.step(s, Digits(CARD))
+    for _ in range(settings.ivr.max_failures + 1):  # however often: never a failure, never an agent
+        engine.step(s, Digits(PIN))
+        actions = engine.step(s, OperationResult("verify", "busy", {}))
+        assert ids(actions) == ["pin_busy", "enter_pin"] and s.step == "verify_pin" and s.failures == 0
+    assert texts(actions)[0] == "The system is busy. Please enter your PIN again."
+    assert engine.step(s, Digits(PIN)) == [RunOperation("verify", {"number": CARD, "pin": PIN})]
+
+
+def test_pin_change_busy_asks_again_and_a_card_lost_meanwhile_is_refused(engine: Engine) -> None:
+    s = in_main_menu(engine)
+    engine.step(s, Digits("2"))
+    engine.step(s, Digits("2"))  # PIN change
+    assert ids(verify_for(engine, s, "ok", {"customer": LI, "card_id": 7})) == ["pin_enter_old"]
+
+    def change() -> list:
+        engine.step(s, Digits(PIN))
+        engine.step(s, Digits("135790"))
+        (run,) = engine.step(s, Digits("135790"))
+        assert run == RunOperation("change_pin", {"card_id": 7, "old_pin": PIN, "new_pin": "135790"})
+        return [run]
+
+    change()
+    actions = engine.step(s, OperationResult("change_pin", "busy", {}))
+    assert ids(actions) == ["pin_busy", "pin_enter_old"] and s.scratch == {} and s.failures == 0
+    assert texts(actions)[0] == "系统繁忙，请重新输入密码。"
+    change()
+    actions = engine.step(s, OperationResult("change_pin", "card_blocked", {}))
+    assert ids(actions) == ["card_blocked", "cards_menu"]
+    assert not s.verified and s.card_id is None and s.scratch == {}

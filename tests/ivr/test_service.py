@@ -5,10 +5,10 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from hotline.db import Database, verify_secret
-from hotline.db.models import Account, AuditLog, Call, Card, IvrStep, LossReport, Payment
+from hotline.db.models import Account, AuditLog, BillerRegistration, Call, Card, IvrStep, LossReport, Payment
 from hotline.settings import Settings
 from ivr.actions import Gather, Hangup, Transfer
 from ivr.banking.sql import SqlBankingBackend
@@ -142,14 +142,36 @@ async def test_card_loss(service: IvrService, demo_db: Database, language: str, 
     assert call.business_category == "card_loss" and call.self_service_done
 
 
-async def test_reporting_an_already_lost_card_gives_the_existing_reference(service: IvrService) -> None:
-    caller = await Caller(service, "+8613900139000").dial("en-US")
+async def test_reporting_an_already_lost_card_gives_the_existing_reference(service: IvrService,
+                                                                          demo_db: Database) -> None:
+    # Li verifies with his debit card and reports his second (credit) card twice in one call
+    async with demo_db.session() as s:
+        debit = await s.scalar(select(Card).where(Card.last4 == "0001"))
+        s.add(Card(customer_id=debit.customer_id, pan_digest="0" * 64, last4="0009", kind="credit",
+                   pin_hash=debit.pin_hash))
+    caller = await Caller(service).dial("en-US")
     await caller.press("2", "1")
-    await caller.verify(ZHAO_CARD, ZHAO_PIN)
-    await caller.press("0002#")
+    await caller.verify()
+    await caller.press("0009#")
+    reference = caller.heard.split("Your reference number is ")[1]
+    await caller.press("1", "2", "1", "0009#")  # main menu, cards, loss: still verified with the debit card
     assert caller.prompt_ids[0] == "loss_already"
-    assert ("was already reported lost. The reference number is G S two zero two six one one zero one zero zero one."
-            in caller.heard)
+    assert f"was already reported lost. The reference number is {reference}" in caller.heard
+
+
+async def test_reporting_the_card_that_verified_the_caller_ends_the_verification(
+        service: IvrService, demo_db: Database) -> None:
+    caller = await Caller(service).dial("en-US")
+    await caller.press("2", "1")
+    await caller.verify()
+    await caller.press("0001#")
+    assert caller.prompt_ids[0] == "loss_done"
+    await caller.press("1", "3")  # main menu, transfer: the lost card authorises nothing more
+    assert caller.prompt_ids == ["enter_card"]
+    await caller.verify()
+    assert caller.prompt_ids[0] == "card_blocked"
+    async with demo_db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Payment)) == 0
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en-US"])
@@ -181,7 +203,7 @@ async def test_wrong_old_pin_in_pin_change(service: IvrService) -> None:
     await caller.verify()
     await caller.press("111111#", "135790#", "135790#")
     assert caller.prompt_ids == ["wrong_pin", "pin_enter_old"]
-    assert "还可以尝试二次" in caller.heard
+    assert "还可以尝试两次" in caller.heard
 
 
 async def test_hang_up_mid_pin_change_changes_nothing(service: IvrService, demo_db: Database) -> None:
@@ -301,10 +323,12 @@ async def test_bill_payment(service: IvrService, demo_db: Database, language: st
     assert (await call_row(demo_db, caller.call_id)).business_category == "bill"
 
 
-async def test_customer_without_billers(service: IvrService) -> None:
-    caller = await Caller(service, "+8613900139000").dial("zh-CN")
+async def test_customer_without_billers(service: IvrService, demo_db: Database) -> None:
+    async with demo_db.session() as s:  # Zhao has no billers, but only a lost card: use Li without his
+        await s.execute(delete(BillerRegistration))
+    caller = await Caller(service).dial("zh-CN")
     await caller.press("4")
-    await caller.verify(ZHAO_CARD, ZHAO_PIN)
+    await caller.verify()
     assert caller.prompt_ids == ["bill_none", "done_menu"]
 
 

@@ -1,7 +1,10 @@
 """`hotline call`: the scripted softphone checks a demo customer's balance, as the README shows."""
 
 import argparse
+import asyncio
 import io
+import os
+import termios
 
 import pytest
 from sqlalchemy import select
@@ -79,3 +82,59 @@ async def test_interactive_keys_from_the_terminal(settings: Settings, demo_db: D
     assert out.count("Your savings account ending zero zero zero one has an available balance of twelve "
                      "thousand three hundred forty-five yuan sixty-seven.") == 2
     assert out.rstrip().endswith("[you hang up]")
+
+
+# --- the terminal: lines read through the event loop, echo off for secrets ---------------------------
+
+
+async def test_key_reader_reads_lines_from_a_pipe_until_its_end() -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "r") as stream:
+        reader = softphone.KeyReader(stream, out=io.StringIO())
+        os.write(write_end, b"1\n6222020000000001#\n\nq")
+        assert await reader.ask("keys> ", False) == "1"
+        assert await reader.ask("keys> ", False) == "6222020000000001#"
+        assert await reader.ask("keys> ", False) == softphone.SILENCE  # an empty line
+        os.close(write_end)
+        assert await reader.ask("keys> ", False) is None  # "q" without a newline, then the end: hang up
+        assert await reader.ask("keys> ", False) is None
+
+
+async def test_waiting_for_a_key_is_cancelled_at_once() -> None:
+    """What Ctrl-C does to a caller who is thinking: nothing is left blocked on the terminal."""
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "r") as stream:
+        waiting = asyncio.create_task(softphone.KeyReader(stream, out=io.StringIO()).ask("keys> ", False))
+        await asyncio.sleep(0)  # one loop turn: the task runs up to its wait for input
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not asyncio.get_running_loop().remove_reader(read_end)  # nothing still watches the input
+    os.close(write_end)
+
+
+def _echoes(fd: int) -> bool:
+    return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+async def test_a_hidden_entry_turns_echo_off_and_always_back_on(cancelled: bool) -> None:
+    controller, terminal = os.openpty()
+    os.set_blocking(controller, False)
+    with os.fdopen(terminal, "r") as stream:
+        reader = softphone.KeyReader(stream, out=io.StringIO())
+        assert reader.can_hide() and _echoes(terminal)
+        entry = asyncio.create_task(reader.ask("PIN> ", True))
+        await asyncio.sleep(0)  # one loop turn: the task turns echo off and waits for input
+        assert not _echoes(terminal)
+        if cancelled:
+            entry.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await entry
+        else:
+            os.write(controller, b"147258#\n")
+            assert await entry == "147258#"
+            with pytest.raises(BlockingIOError):
+                os.read(controller, 1024)  # the terminal showed nothing of what was typed
+        assert _echoes(terminal)
+    os.close(controller)

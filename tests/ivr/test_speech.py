@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.speech import en_number, say_digits, say_money, say_number, zh_number
+from ivr.speech import en_number, say_count, say_digits, say_money, say_number, zh_number
 
 NUMBERS = [
     (0, "零", "zero"),
@@ -90,6 +90,14 @@ def test_numbers_speak_in_the_callers_language() -> None:
         say_number(10**17, "zh-CN")
     with pytest.raises(ValueError, match="cannot read"):
         say_digits("12-3", "zh-CN")
+
+
+def test_two_of_something_is_liang_in_chinese() -> None:
+    two = say_count(2, "zh-CN")
+    assert (two.text, two.audio) == ("两", ("hotline/zh-CN/num/liang",))  # 两位客户, 两分钟, 两次
+    assert say_count(12, "zh-CN").text == "十二" and say_count(20, "zh-CN").text == "二十"
+    assert say_count(2, "en-US") == say_number(2, "en-US")
+    assert say_count(5, "zh-CN") == say_number(5, "zh-CN")
 
 
 # --- round trips: whatever the number, the words mean that number -----------------------------

@@ -1,7 +1,7 @@
 """Protocol-faithful Asterisk stand-ins over real TCP, for tests and benchmarks.
 
 Every reply below is byte for byte what Asterisk 20.20.1 sent in the transcripts under
-/work/shared/asterisk/ (tests/asterisk/test_transcripts.py checks it).
+tests/data/asterisk/ (tests/asterisk/test_transcripts.py checks it).
 
 FakeAgiCall — a call Asterisk hands to our FastAGI listener:
 
@@ -43,7 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-TRANSCRIPTS = Path("/work/shared/asterisk")
+TRANSCRIPTS = Path(__file__).resolve().parent.parent / "data" / "asterisk"
 
 # --- transcripts ------------------------------------------------------------------------------------
 

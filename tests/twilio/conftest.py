@@ -8,10 +8,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from acd.clock import ManualClock
+from acd.config import load_for
+from acd.service import Acd
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.telephony import twilio
 from hotline.web.keys import ACD, DB, IVR, SETTINGS
+from ivr.service import IvrService
 from tests.standins.twilio import TwilioStandIn
 from tests.twilio.doubles import ScriptedAcd, ScriptedIvr
 from tests.twilio.harness import PUBLIC_URL, Env, twilio_settings
@@ -48,3 +52,13 @@ async def make_env(settings: Settings, demo_db: Database, aiohttp_server: Any) -
 @pytest.fixture
 async def env(make_env: Callable[..., Any]) -> Env:
     return await make_env()
+
+
+@pytest.fixture
+async def real(make_env: Callable[..., Any], settings: Settings, demo_db: Database) -> AsyncIterator[Env]:
+    """The real IVR and ACD (manual clock) behind the Twilio stand-in."""
+    clock = ManualClock()
+    acd = Acd(load_for(settings), demo_db, settings, clock=clock)
+    await acd.start()
+    yield await make_env(ivr=lambda s, db: IvrService(s, db, is_open=acd.is_open, clock=clock.now), acd=acd)
+    await acd.stop()

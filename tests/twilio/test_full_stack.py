@@ -22,6 +22,7 @@ from hotline.settings import Settings
 from hotline.telephony.twilio.walker import FarEnd
 from ivr.service import IvrService
 from qa.models import SurveyResponse
+from tests.acd.invariants import check_invariants
 from tests.twilio.harness import Env
 
 CARD, PIN = "6222020000000001", DEMO_CARDS["6222020000000001"]
@@ -163,7 +164,7 @@ async def test_agent_no_answer_back_to_queue_next_agent_survey(stack) -> None:
     updates = [ET.fromstring(r.first("Twiml")) for r in env.twilio.requests if r.path.endswith(f"{caller.sid}.json")]
     assert [u.find("Dial/Client").text for u in updates] == ["agent1", "agent2"]
     assert all(u.find("Dial").get("timeout") == "20" for u in updates)  # the general queue's ring timeout
-    env.acd.check_invariants()
+    check_invariants(env.acd)
 
 
 async def test_rest_failure_is_retried_then_surfaced_and_the_caller_kept(stack, caplog) -> None:

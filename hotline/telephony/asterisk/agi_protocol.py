@@ -1,7 +1,7 @@
 """FastAGI wire protocol: the header block Asterisk sends first, and the replies to our commands.
 
 Pure parsing plus a small stream reader; nothing here knows about calls or the IVR. What real
-Asterisk 20 sends (see /work/shared/asterisk/README.md):
+Asterisk 20 sends (see tests/data/asterisk/README.md):
 
     200 result=0 endpos=12000        STREAM FILE played to the end
     200 result=55 endpos=17600       ... interrupted by key "7" (ASCII 55)
@@ -49,6 +49,14 @@ class AgiHangup(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AgiTimeout(AgiHangup):
+    """Asterisk did not answer a command in time: the peer is stuck or not Asterisk. The connection
+    can no longer be kept in step, so the channel counts as gone."""
+
+    def __init__(self) -> None:
+        super().__init__("agi_timeout")
 
 
 class AgiCommandError(Exception):

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 CallHandler = Callable[[AgiChannel], Awaitable[None]]
 
 
+class AgiListenError(OSError):
+    """The FastAGI port cannot be bound (in use, not ours): `hotline serve` names agi.port for it."""
+
+
 class AgiServer:
     def __init__(
         self,
@@ -29,12 +33,14 @@ class AgiServer:
         *,
         scripts: tuple[str, ...] = ("ivr",),
         header_timeout_s: float = 10.0,
+        reply_timeout_s: float | None = None,
     ) -> None:
         self._handler = handler
         self._host = host
         self._port = port
         self._scripts = scripts
         self._header_timeout_s = header_timeout_s
+        self._reply_timeout_s = reply_timeout_s  # per command, handed to each AgiChannel
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -54,7 +60,10 @@ class AgiServer:
         return len(self._tasks)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_connect, self._host, self._port)
+        try:
+            self._server = await asyncio.start_server(self._on_connect, self._host, self._port)
+        except OSError as exc:
+            raise AgiListenError(exc.errno, exc.strerror) from exc
         log.info("agi: listening on %s:%d", self._host, self.port)
 
     async def stop(self) -> None:
@@ -108,7 +117,7 @@ class AgiServer:
             return
         if request.undecodable:
             log.warning("agi: %s: invalid UTF-8 in %s (replaced)", request.uniqueid, ", ".join(request.undecodable))
-        await self._handler(AgiChannel(reader, writer, request))
+        await self._handler(AgiChannel(reader, writer, request, reply_timeout_s=self._reply_timeout_s))
 
     def _accepts(self, request: AgiRequest) -> bool:
         return request.script in self._scripts

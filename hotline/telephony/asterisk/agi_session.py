@@ -11,9 +11,11 @@
                   Offer → EXEC Dial <endpoint>,<ring s> → GET VARIABLE DIALSTATUS → Acd.offer_answered
                   or offer_failed and back to waiting.
 
-Whatever happens (HANGUP line, 511, closed socket, a refused command, cancellation) the session
-ends through `_finish`, which closes the IVR call and tells the ACD exactly once. Keys of a secure
-gather are never logged; the channel's MixMonitor is muted around them.
+Whatever happens (HANGUP line, 511, closed socket, a command Asterisk never answers, a refused
+command, cancellation) the session ends through `_finish`, which closes the IVR call and tells the
+ACD exactly once. An IVR turn that could not be stored is answered with an apology and the same
+question; a second failure in a row ends the call ("service_error"). Keys of a secure gather are
+never logged; the channel's MixMonitor is muted around them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hotline.telephony.asterisk.agi_channel import ALL_KEYS, AgiChannel
 from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, AgiProtocolError
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
+from ivr.service import CallAlreadyStarted, TurnFailed
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ DIALSTATUS_REASONS = {
 }
 
 SUPPORTED_LANGUAGES = {"zh": "zh-CN", "zh_cn": "zh-CN", "zh-cn": "zh-CN", "en_us": "en-US", "en-us": "en-US"}
+SERVICE_ERROR = "service_error"
+SERVICE_ERROR_TRIES = 2  # failed IVR turns in a row before the call is ended
 
 
 # --- what the session needs from its neighbours (IvrService, Acd, the AMI client) -----------------
@@ -67,6 +72,8 @@ class IvrLike(Protocol):
     async def hangup(self, call_id: str, reason: str) -> None: ...
 
     def language(self, call_id: str) -> str: ...
+
+    def question(self, call_id: str) -> Gather | None: ...
 
 
 class AcdLike(Protocol):
@@ -148,12 +155,24 @@ class AgiCallSession:
             if on_started is not None:
                 await on_started(self)
             actions = turn.actions
+            failures = 0
             while True:
                 event = await self._render(actions)
                 if event is None:
                     break
-                actions = await self.ivr.handle(self.call_id, event)
+                try:
+                    actions = await self.ivr.handle(self.call_id, event)
+                    failures = 0
+                except TurnFailed:
+                    failures += 1
+                    actions = self._ask_again(failures)
             reason = self.end_reason or "completed"
+        except CallAlreadyStarted:
+            reason = "duplicate"
+            log.warning("agi: Uniqueid %s belongs to a call already started; hanging up", self.chan.request.uniqueid)
+        except TurnFailed:
+            reason = SERVICE_ERROR
+            log.error("agi: call %s: turn failed; hanging up", self.call_id or self.chan.request.uniqueid)
         except AgiHangup as gone:
             reason = "caller-hangup" if gone.reason in ("caller", "closed") else gone.reason
             log.info("agi: call %s ended by %s", self.call_id or self.chan.request.uniqueid, gone.reason)
@@ -167,6 +186,20 @@ class AgiCallSession:
             reason = "error"
             log.exception("agi: call %s failed", self.call_id)
         await self._finish(reason)
+
+    def _ask_again(self, failures: int) -> list[BridgeAction]:
+        """After a failed turn (the IVR put the caller back where they were): sorry, and the same
+        question; after too many in a row, sorry and goodbye."""
+        assert self.call_id is not None
+        language = self.ivr.language(self.call_id)
+        sorry = tuple(p for p in [self._prompt(SERVICE_ERROR, language)] if p is not None)
+        question = self.ivr.question(self.call_id) if failures < SERVICE_ERROR_TRIES else None
+        if question is None:
+            log.error("agi: call %s: IVR turns keep failing; ending the call", self.call_id)
+            goodbye = tuple(p for p in [self._prompt("goodbye", language)] if p is not None)
+            return [Hangup(SERVICE_ERROR, sorry + goodbye)]
+        log.warning("agi: call %s: IVR turn failed (%d in a row); asking again", self.call_id, failures)
+        return [Play(sorry), question]
 
     def _call_started(self) -> CallStarted:
         req = self.chan.request
@@ -392,7 +425,8 @@ class AgiCallSession:
         self._offer, self._offer_reported = offer, False
         self.agent_answered.clear()
         if offer.record:
-            await self.chan.exec("MixMonitor", f"{self.options.record_dir}/{self.call_id}-{offer.agent_id}.wav,b")
+            await self.chan.exec("MixMonitor", f"{self.options.record_dir}/{self.call_id}-{offer.agent_id}.wav,b",
+                                 takes_s=0)
         log.info("agi: call %s: ringing agent %s", self.call_id, offer.agent_id)
         await self.chan.exec("Dial", f"{offer.endpoint},{max(1, round(offer.ring_timeout_s))}")
         status = await self.chan.get_variable("DIALSTATUS") or ""

@@ -99,7 +99,8 @@ class AsteriskBridge:
             self._consumer = asyncio.create_task(self._consume_events(), name="ami-events")
             await self.ami.start()
         if self.settings.agi.enabled:
-            self.agi = AgiServer(self.handle_call, self.settings.agi.host, self.settings.agi.port)
+            self.agi = AgiServer(self.handle_call, self.settings.agi.host, self.settings.agi.port,
+                                 reply_timeout_s=self.settings.agi.reply_timeout_s)
             await self.agi.start()
 
     async def stop(self) -> None:
@@ -131,6 +132,12 @@ class AsteriskBridge:
     # --- FastAGI calls ------------------------------------------------------------------------------
 
     async def handle_call(self, channel: AgiChannel) -> None:
+        uniqueid = channel.request.uniqueid
+        if uniqueid and await self.facts.call_ended(uniqueid):
+            # a replayed or repeated session for a call already over: nothing of it runs again, not even ANSWER
+            log.warning("agi: Uniqueid %s belongs to a call that has ended; refusing the session", uniqueid)
+            await channel.hangup()
+            return
         recorder = self if self.ami is not None else None
         session = AgiCallSession(channel, self.ivr, self.acd, recorder, self.options, self.facts.close_call)
         self._live += 1

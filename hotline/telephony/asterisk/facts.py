@@ -145,6 +145,13 @@ class PbxFacts:
             s.add(CallLeg(call_id=call_id, kind="agent", external_id=uniqueid or None, endpoint=channel,
                           agent_id=agent_id, started_at=now, answered_at=now))
 
+    async def call_ended(self, uniqueid: str) -> bool:
+        """Whether the call with this Uniqueid is over (one still open is refused by the IVR itself)."""
+        async with self.db.session() as s:
+            found = await s.scalar(select(Call.id).where(Call.channel == "asterisk", Call.external_id == uniqueid,
+                                                         Call.ended_at.is_not(None)))
+            return found is not None
+
     async def annotate_call(self, call_id: str, attributes: dict[str, str]) -> None:
         """Add what the FastAGI header block says about the call to Call.attributes."""
         async with self.db.session() as s:

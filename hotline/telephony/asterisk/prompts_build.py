@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 VOICES = {"zh-CN": "cmn", "en-US": "en-us"}
 ZH_TOKENS = {"0": "零", "1": "一", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八",
              "9": "九", "shi": "十", "bai": "百", "qian": "千", "wan": "万", "yi": "亿", "yuan": "元", "jiao": "角",
-             "fen": "分", "fu": "负"}
+             "fen": "分", "fu": "负", "liang": "两"}
 EN_TOKENS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million "
@@ -61,13 +61,11 @@ def sound_files(settings: Settings, languages: tuple[str, ...], only: set[str] |
 
     book = load_prompts(settings.config_path(settings.ivr.prompts))
     files: dict[str, SoundFile] = {}
-    # The book keeps each prompt's literal pieces with their file names (ivr/prompts.py `_split`).
-    for (prompt_id, language), pieces in sorted(book._pieces.items()):  # noqa: SLF001
+    # every literal piece of every variant of every prompt, with its file name
+    for prompt_id, language, audio, words in book.sound_pieces():
         if language not in languages or (only is not None and prompt_id not in only):
             continue
-        for piece in pieces:
-            if piece.audio and piece.literal.strip():
-                files[piece.audio] = SoundFile(piece.audio, language, piece.literal.strip())
+        files[audio] = SoundFile(audio, language, words)
     if vocabulary:
         for language in languages:
             tokens = ZH_TOKENS.items() if language == "zh-CN" else ((t, t) for t in EN_TOKENS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from hotline.telephony.twilio.calls import CallRegistry, LiveCall
 from hotline.telephony.twilio.rest import RestError, TwilioRest
 from ivr.actions import Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
+from ivr.service import CallAlreadyStarted, TurnFailed
 from qa.models import SurveyResponse
 
 if TYPE_CHECKING:
@@ -42,6 +44,11 @@ CHANNEL = "twilio"
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 DIAL_FAILED = frozenset({"no-answer", "busy", "failed", "canceled"})
 SURVEY_TRIES = 2
+# A turn whose writes fail is answered with an apology and the same question; when the next try
+# fails too, the caller is told and the call is closed rather than left hanging.
+SERVICE_ERROR_TRIES = 2
+SERVICE_ERROR = "service_error"
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,8 @@ class TwilioBridge:
     # --- incoming call and IVR turns ----------------------------------------------------------
 
     async def incoming(self, incoming: Incoming) -> str:
-        """POST /twilio/voice: a new call (or Twilio retrying the first webhook)."""
+        """POST /twilio/voice: a new call (or Twilio retrying the first webhook). A CallSid the
+        database already holds (a replay of a finished call's webhook) is never started again."""
 
         async def start() -> LiveCall:
             turn = await self.ivr.start_call(CHANNEL, incoming.sid,
@@ -91,7 +99,15 @@ class TwilioBridge:
             await self._open_caller_leg(call)
             return call
 
-        call = await self.calls.start_once(incoming.sid, start)
+        try:
+            call = await self.calls.start_once(incoming.sid, start)
+        except CallAlreadyStarted:
+            log.warning("twilio: CallSid %s was already started here: hanging up", incoming.sid)
+            return str(twiml.hangup())
+        except TurnFailed:
+            log.error("twilio: CallSid %s: the call could not be started; told the caller", incoming.sid)
+            language = self.settings.ivr.default_language
+            return str(twiml.hangup([self.ivr.prompts.render(SERVICE_ERROR, language)]))
         return await call.once("voice", lambda: self._render(call, call.first_actions))
 
     async def gathered(self, call: LiveCall, turn: int, digits: str) -> str:
@@ -107,10 +123,37 @@ class TwilioBridge:
             except LookupError:  # ivr.service.UnknownCall: the IVR no longer has this call
                 log.warning("call %s: the IVR has no session for it; hanging up", call.call_id)
                 return str(twiml.hangup([self._prompt(call, "service_error")]))
+            call.failed_turns = 0
             self._remember_language(call)
             return await self._render(call, actions)
 
-        return await call.once(f"gather:{turn}", step)
+        try:
+            return await call.once(f"gather:{turn}", step)
+        except TurnFailed:
+            # not cached: a retry of this request runs the turn again, from where the caller was
+            return await self._turn_failed(call)
+
+    async def _turn_failed(self, call: LiveCall) -> str:
+        """Apologise and ask the same question again; after SERVICE_ERROR_TRIES failures in a row,
+        say goodbye and close the call."""
+        call.failed_turns += 1
+        sorry = self._prompt(call, SERVICE_ERROR)
+        question = None
+        if call.failed_turns < SERVICE_ERROR_TRIES:
+            try:
+                question = self.ivr.question(call.call_id)
+            except LookupError:  # ivr.service.UnknownCall: hung up meanwhile
+                question = None
+        if question is not None:
+            log.warning("call %s: IVR turn failed (%d in a row): asking again", call.call_id, call.failed_turns)
+            return await self._render(call, [Play((sorry,)), question])
+        log.error("call %s: IVR turns keep failing: ending the call", call.call_id)
+        call.end_reason = SERVICE_ERROR
+        try:
+            await self.ivr.hangup(call.call_id, SERVICE_ERROR)
+        except Exception:  # noqa: BLE001 - the final status callback closes the record as service_error
+            log.exception("call %s: the IVR could not close the call", call.call_id)
+        return str(twiml.hangup([sorry, self._prompt(call, "goodbye")]))
 
     async def _render(self, call: LiveCall, actions: Sequence[Any]) -> str:
         response = VoiceResponse()
@@ -121,7 +164,9 @@ class TwilioBridge:
                 turn = call.next_turn()
                 if action.secure:
                     call.secure_turns.add(turn)
-                twiml.gather(response, action, self.url(paths.GATHER, turn=turn))
+                # `secure=1` tells a softphone to hide the typing; the server trusts only secure_turns
+                secure = {"secure": 1} if action.secure else {}
+                twiml.gather(response, action, self.url(paths.GATHER, turn=turn, **secure))
             elif isinstance(action, Transfer):
                 await self._transfer(call, action, response)
             elif isinstance(action, Hangup):
@@ -355,7 +400,7 @@ class TwilioBridge:
     async def _end_live(self, call: LiveCall, status: str, duration_s: int | None) -> str:
         call.ended = True
         call.gone.set()
-        reason = "hangup" if status == "completed" else status
+        reason = call.end_reason or ("hangup" if status == "completed" else status)
         if call.direction == "inbound":
             try:
                 await self.ivr.hangup(call.call_id, reason)
@@ -364,7 +409,7 @@ class TwilioBridge:
         await self._end_in_acd(call, reason)
         if call.agent_leg_id is not None:
             await self._close_leg(call.agent_leg_id, reason)
-        await self._close_call(call.sid, call.call_id, status, duration_s)
+        await self._close_call(call.sid, call.call_id, status, duration_s, reason=call.end_reason)
         self.calls.remove(call)
         return ""
 
@@ -559,7 +604,7 @@ class TwilioBridge:
                 row.status = "in-progress"
 
     async def _close_call(self, sid: str, call_id: str | None, status: str, duration_s: int | None, *,
-                          only_if_open: bool = False) -> None:
+                          only_if_open: bool = False, reason: str | None = None) -> None:
         async with self.db.session() as s:
             row = await self._find_call(s, sid, call_id)
             if row is None:
@@ -575,7 +620,7 @@ class TwilioBridge:
             elif row.duration_s is None:
                 row.duration_s = _seconds(row.started_at, row.ended_at)
             if row.end_reason is None:
-                row.end_reason = "hangup" if status == "completed" else status
+                row.end_reason = reason or ("hangup" if status == "completed" else status)
             legs = await s.scalars(select(CallLeg).where(CallLeg.call_id == row.id, CallLeg.ended_at.is_(None)))
             for leg in legs:
                 leg.ended_at = row.ended_at
@@ -641,10 +686,8 @@ def _dialable(endpoint: str) -> str:
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+    """A count Twilio sent, or None: ASCII digits only (int() takes "²"), and small enough to store."""
+    return int(value) if value is not None and _COUNT.fullmatch(value) else None
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:

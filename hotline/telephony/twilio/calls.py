@@ -26,6 +26,8 @@ class LiveCall:
     agent_leg_id: int | None = None
     last_agent_id: int | None = None  # the agent who talked to the caller (survey)
     survey_tries: int = 0
+    failed_turns: int = 0  # IVR turns in a row whose writes failed (the caller was asked again)
+    end_reason: str | None = None  # why we ended the call ourselves, when we did
     first_actions: list[Any] = field(default_factory=list)  # the IVR's first turn, until answered
     acd_waiting: bool = False  # the ACD holds this call (queued, ringing or talking)
     ended: bool = False

@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -54,6 +55,7 @@ class GatherInfo:
     timeout_s: int
     prompts: tuple[str, ...]  # what was said inside the <Gather>
     on_hold: bool  # inside an <Enqueue> wait document
+    secure: bool = False  # a PIN or card number: the action URL carries `secure=1`
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +261,8 @@ class TwilioCaller:
         num_digits = int(verb.get("numDigits")) if verb.get("numDigits") else None
         finish = verb.get("finishOnKey", "#")
         timeout = int(verb.get("timeout", "5"))
-        pressed = await self.keys(GatherInfo(num_digits, finish, timeout, tuple(prompts), on_hold))
+        secure = parse_qs(urlsplit(verb.get("action") or "").query).get("secure") == ["1"]
+        pressed = await self.keys(GatherInfo(num_digits, finish, timeout, tuple(prompts), on_hold, secure))
         self._check_redirect()
         if pressed == HANGUP:
             raise _Ended("completed")

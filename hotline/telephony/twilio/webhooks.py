@@ -1,8 +1,10 @@
 """aiohttp handlers for Twilio's webhooks: signature first, then the form, then the bridge.
 
-A request without a valid X-Twilio-Signature gets 403 and never reaches the bridge. A signed but
-malformed request (no CallSid, a turn we never handed out) gets 400 with a one-line reason. The form
-is never logged: a secure gather's Digits are a PIN or a card number.
+A request without a valid X-Twilio-Signature gets 403 and never reaches the bridge. A body that is
+not a form (broken multipart, an unknown charset, a file) and a signed but malformed request (no
+CallSid, a turn we never handed out, a count that is not a small ASCII number) get 400 with a
+one-line reason and no traceback. The form is never logged: a secure gather's Digits are a PIN or a
+card number.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from hotline.telephony.twilio import twiml
@@ -24,9 +27,15 @@ from hotline.web.access import public
 log = logging.getLogger(__name__)
 
 SIGNED = "Twilio webhook: X-Twilio-Signature"
-_SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
-_DIGITS = re.compile(r"^[0-9*#]{0,64}$")
-_STATUS = re.compile(r"^[a-z-]{1,20}$")
+# fullmatch only, never `$` (it lets a trailing newline through); [0-9], never \d or str.isdigit()
+# (both take "²" and "①", which int() then refuses)
+_SID = re.compile(r"[A-Za-z]{2}[0-9a-fA-F]{32}")
+_DIGITS = re.compile(r"[0-9*#]{0,64}")
+_STATUS = re.compile(r"[a-z-]{1,20}")
+_NUMBER = re.compile(r"[0-9]{1,9}")  # turns, ids, seconds: fits any INTEGER column
+# what aiohttp raises for a body it cannot read as a form: broken multipart (ValueError, bad part
+# headers), an unknown charset (LookupError), an unknown Content-Transfer-Encoding (RuntimeError)
+_UNREADABLE = (ValueError, LookupError, RuntimeError, HttpProcessingError)
 
 Form = MultiDictProxy[str]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,28 +51,28 @@ def _xml(body: str) -> web.Response:
 
 def _sid(form: Form, name: str = "CallSid") -> str:
     value = form.get(name, "")
-    if not _SID.match(value):
+    if not _SID.fullmatch(value):
         raise BadWebhook(f"missing or malformed {name}")
     return value
 
 
 def _query_int(request: web.Request, name: str) -> int:
     value = request.query.get(name, "")
-    if not value.isdigit():
+    if not _NUMBER.fullmatch(value):
         raise BadWebhook(f"missing or malformed {name} in the URL")
     return int(value)
 
 
 def _digits(form: Form) -> str:
     value = form.get("Digits", "")
-    if not _DIGITS.match(value):
+    if not _DIGITS.fullmatch(value):
         raise BadWebhook("malformed Digits")
     return value
 
 
 def _status(form: Form, name: str) -> str:
     value = form.get(name, "")
-    if not _STATUS.match(value):
+    if not _STATUS.fullmatch(value):
         raise BadWebhook(f"missing or malformed {name}")
     return value
 
@@ -72,7 +81,7 @@ def _optional_int(form: Form, name: str) -> int | None:
     value = form.get(name, "")
     if value == "":
         return None
-    if not value.isdigit():
+    if not _NUMBER.fullmatch(value):
         raise BadWebhook(f"malformed {name}")
     return int(value)
 
@@ -101,8 +110,12 @@ class TwilioWebhooks:
         """The signed form, or 403. Checked before anything else is read or done."""
         try:
             form = await request.post()
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text="unreadable form body") from exc
+        except _UNREADABLE as exc:
+            log.warning("twilio webhook %s refused: unreadable form body (%s)", request.path, type(exc).__name__)
+            raise web.HTTPBadRequest(text="bad Twilio webhook: unreadable form body\n") from None
+        if any(not isinstance(value, str) for value in form.values()):
+            log.warning("twilio webhook %s refused: a file in the form", request.path)
+            raise web.HTTPBadRequest(text="bad Twilio webhook: Twilio never posts files\n")
         if not self.checker.is_valid(request, form):  # type: ignore[arg-type]
             raise web.HTTPForbidden(text="invalid X-Twilio-Signature")
         return form  # type: ignore[return-value]
@@ -231,6 +244,8 @@ class TwilioWebhooks:
 
         async def work() -> web.Response:
             _sid(form, "RecordingSid")
+            _optional_int(form, "RecordingDuration")
+            _optional_int(form, "RecordingChannels")
             leg_id = _query_int(request, "leg") if "leg" in request.query else None
             try:
                 await self.bridge.recording_status(leg_id, request.query.get("call"), dict(form))

@@ -1,0 +1,47 @@
+"""The one rule of the architecture (docs/architecture.md): domain packages know nothing of
+Asterisk, Twilio, HTTP or aiohttp, and take from `hotline` only the persistence base and settings."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = ("ivr", "acd", "recordings", "qa")
+ALLOWED_FROM_HOTLINE = ("hotline.db", "hotline.settings")
+WIRE_LIBRARIES = {"aiohttp", "aiohttp_jinja2", "jinja2", "twilio", "panoramisk", "multidict", "yarl"}
+
+
+def imported_modules(path: Path) -> list[str]:
+    modules = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.append(node.module)
+    return modules
+
+
+def breaks_the_rule(module: str) -> bool:
+    top = module.split(".")[0]
+    if top == "hotline":
+        return not any(module == allowed or module.startswith(allowed + ".") for allowed in ALLOWED_FROM_HOTLINE)
+    return top in WIRE_LIBRARIES
+
+
+@pytest.mark.parametrize("package", DOMAIN)
+def test_domain_packages_import_only_the_persistence_base_and_settings_from_hotline(package):
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files
+    offending = [f"{path.relative_to(ROOT)}: {module}" for path in files for module in imported_modules(path)
+                 if breaks_the_rule(module)]
+    assert offending == []
+
+
+def test_the_rule_recognises_what_it_forbids():
+    assert breaks_the_rule("hotline.telephony.twilio.bridge") and breaks_the_rule("hotline.web.keys")
+    assert breaks_the_rule("aiohttp.web") and breaks_the_rule("panoramisk")
+    assert not breaks_the_rule("hotline.db.models") and not breaks_the_rule("hotline.settings")
+    assert breaks_the_rule("hotline.dbx")  # a prefix of a name is not the module
