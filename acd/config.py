@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hotline.settings import Settings, SettingsError, line_of, load_model
 
-CATEGORIES = ("balance", "card_loss", "pin", "transfer", "bill", "complaint", "other")
+# The business category every unknown or general request falls back to: queues.yaml must route it.
+FALLBACK_CATEGORY = "other"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -182,7 +183,7 @@ class AcdConfig(_Model):
         return ZoneInfo(self.timezone)
 
     def queue_for_category(self, category: str) -> str:
-        return self.categories.get(category) or self.categories["other"]
+        return self.categories.get(category) or self.categories[FALLBACK_CATEGORY]
 
 
 def _cross_check(config: AcdConfig, path: Path, lines: dict[tuple[Any, ...], int]) -> None:
@@ -202,14 +203,11 @@ def _cross_check(config: AcdConfig, path: Path, lines: dict[tuple[Any, ...], int
                 problems.append(f"{where('queues', name, 'overflow')}: queues.{name}.overflow: "
                                 "a queue cannot overflow into itself")
     for category, queue_name in config.categories.items():
-        if category not in CATEGORIES:
-            problems.append(f"{where('categories', category)}: categories.{category}: unknown business "
-                            f"category (expected one of {', '.join(CATEGORIES)})")
         if queue_name not in config.queues:
             problems.append(f"{where('categories', category)}: categories.{category}: unknown queue {queue_name!r}")
-    missing = [c for c in CATEGORIES if c not in config.categories]
-    if missing:
-        problems.append(f"{where('categories')}: categories: no queue for {', '.join(missing)}")
+    if FALLBACK_CATEGORY not in config.categories:
+        problems.append(f"{where('categories')}: categories: no queue for {FALLBACK_CATEGORY!r}, the category of "
+                        "every request that names none")
     if problems:
         raise SettingsError("\n".join(problems))
 

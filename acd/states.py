@@ -42,10 +42,6 @@ class CallKind(StrEnum):
     CAMPAIGN = "campaign"
 
 
-# Entries that hold a promise to call someone; an agent picked for one gets an outbound leg.
-PROMISES = frozenset({CallKind.CALLBACK, CallKind.SCHEDULED})
-
-
 class CallState(StrEnum):
     WAITING = "waiting"  # in its queue (the router holds it)
     OFFERED = "offered"  # ringing at one agent

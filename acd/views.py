@@ -8,7 +8,6 @@ from typing import Any
 
 from acd.states import AgentState, AwayReason, CallKind, CallState, EventKind
 
-AGENT_STATES = tuple(AgentState)
 AWAY_REASONS = tuple(AwayReason)
 
 

@@ -20,7 +20,7 @@ from hotline.web import api, auth, bodies, desktop, headers, health, live, pages
 from hotline.web.health import READINESS_CHECKS
 from hotline.web.keys import ACD, DB, IVR, SETTINGS
 from hotline.web.middleware import auth_middleware, error_middleware
-from ivr.service import IvrService
+from ivr.service import IvrService, routing_of
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -71,7 +71,7 @@ def _setup_call_handling(app: web.Application) -> None:
     settings, db = app[SETTINGS], app[DB]
     acd = Acd(load_for(settings), db, settings)
     app[ACD] = acd
-    app[IVR] = IvrService(settings, db, is_open=acd.is_open)
+    app[IVR] = IvrService(settings, db, is_open=acd.is_open, routing=routing_of(acd.config))
 
     async def run_acd(app: web.Application) -> AsyncIterator[None]:
         await app[ACD].start()  # restored callbacks may dial at once: the REST client is up by now

@@ -9,19 +9,21 @@ import getpass
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from hotline.db import Database
 from hotline.logs import ACCESS_LOG, AccessLogger, configure_logging, mark_secret
+from hotline.roles import ROLES
 from hotline.settings import SecuritySettings, Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
 DEMO_SECRET_KEY = SecuritySettings().secret_key.get_secret_value()
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = commands.group("user", "user_command", help="web users")
     add = user.add("add", help="create a web user (password asked, or read from stdin)")
     add.add_argument("username")
-    add.add_argument("--role", required=True, choices=("agent", "supervisor", "qa", "admin"))
+    add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", help="display name")
     add.add_argument("--endpoint", help="agents: where to ring them (client:NAME, sip:..., +86..., PJSIP/NAME)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -176,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 class _Commands:
     """Subcommands that all accept `--config`."""
 
-    def __init__(self, actions: argparse._SubParsersAction, config: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    def __init__(self, actions: argparse._SubParsersAction[argparse.ArgumentParser],
+                 config: argparse.ArgumentParser) -> None:
         self._actions = actions
         self._config = config
 
@@ -219,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     for secret in (settings.twilio.auth_token, settings.ami.secret, settings.security.secret_key):
         if secret.get_secret_value():
             mark_secret(secret.get_secret_value())
+    run: Command = args.run  # each subcommand's set_defaults(run=...)
     try:
-        return asyncio.run(args.run(args, settings))
+        return asyncio.run(run(args, settings))
     except SettingsError as exc:  # menus, prompts and queue files are read when the app is built
         return _configuration_error(exc)
     except KeyboardInterrupt:

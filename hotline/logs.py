@@ -98,8 +98,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS:
                 entry[key] = value
-        if record.exc_info or record.exc_text:
-            entry["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

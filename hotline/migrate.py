@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.db import Database
@@ -25,8 +27,8 @@ async def upgrade(db: Database, revision: str = "head") -> None:
     await _run_with_connection(db.engine, lambda cfg: command.upgrade(cfg, revision))
 
 
-async def _run_with_connection(engine: AsyncEngine, action) -> None:  # type: ignore[no-untyped-def]
-    def run(sync_connection) -> None:  # type: ignore[no-untyped-def]
+async def _run_with_connection(engine: AsyncEngine, action: Callable[[Config], object]) -> None:
+    def run(sync_connection: Connection) -> None:
         config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
         config.attributes["connection"] = sync_connection
         action(config)

@@ -30,7 +30,7 @@ import aiohttp
 
 from hotline.db import Database
 from hotline.settings import Settings
-from hotline.telephony.twilio.walker import HANGUP, GatherInfo, TwilioCaller, WebhookError
+from hotline.twilio_walker import HANGUP, GatherInfo, TwilioCaller, WebhookError
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
 from ivr.service import IvrService

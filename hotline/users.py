@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from hotline.db import Database, hash_secret
 from hotline.db.models import Agent, AuditLog, User
-from hotline.web.access import ROLES
+from hotline.roles import ROLES
 
 MIN_PASSWORD = 8
 USERNAME_MAX, DISPLAY_NAME_MAX = 64, 100  # the users table's column sizes

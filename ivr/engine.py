@@ -23,7 +23,7 @@ from ivr.actions import Action, Gather, Hangup, Prompt, RunOperation, SetAttribu
 from ivr.banking.pins import PIN_LENGTH, weak_pin_reason
 from ivr.banking.ports import AccountInfo, BillerInfo
 from ivr.events import CallStarted, Digits, Event, HungUp, OperationResult, Timeout
-from ivr.menus import AgentNode, GoodbyeNode, LanguageNode, MenuNode, MenuTree, ServiceNode
+from ivr.menus import AgentNode, GoodbyeNode, LanguageNode, MenuNode, MenuTree, Routing, ServiceNode
 from ivr.prompts import PromptBook
 from ivr.session import PathStep, Session
 
@@ -74,9 +74,10 @@ def parse_amount(keys: str) -> int | None:
 
 
 class Engine:
-    def __init__(self, menus: MenuTree, prompts: PromptBook, settings: IvrSettings, *,
+    def __init__(self, menus: MenuTree, prompts: PromptBook, settings: IvrSettings, routing: Routing, *,
                  is_open: IsOpen | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.menus = menus
+        self.routing = routing
         self.prompts = prompts
         self.settings = settings
         self.is_open = is_open or always_open
@@ -243,7 +244,7 @@ class Engine:
     def _agent(self, s: Session, category: str, *, lead: Sequence[Prompt] = (), queue: str | None = None,
                giving_up: bool) -> list[Action]:
         vip = s.customer is not None and s.customer.segment == "vip"
-        queue = self.menus.agent.vip_queue if vip else (queue or self.menus.queue_for(category, vip=False))
+        queue = self.menus.agent.vip_queue if vip else (queue or self.routing.queue_for(category))
         if not self.is_open(queue, self.clock()):
             closed = [*lead, self._p(s, "agent_closed")]
             if giving_up or s.repeat is None:

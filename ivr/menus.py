@@ -1,9 +1,12 @@
-"""The menu tree: `config/ivr/menus.yaml` loaded and cross-checked against the prompt book."""
+"""The menu tree: `config/ivr/menus.yaml` loaded and cross-checked against the prompt book and the
+ACD's routing (`config/acd/queues.yaml` owns the business categories, the queues and which category
+goes to which queue; the menus only name them)."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,13 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hotline.settings import SettingsError, line_of, load_model
 from ivr.prompts import PromptBook
 
-Category = Literal["balance", "card_loss", "pin", "transfer", "bill", "complaint", "other"]
-QueueName = Literal["general", "cards", "complaints", "vip"]
 Flow = Literal["balance", "card_loss", "pin_change", "transfer", "bill"]
 Language = Literal["zh-CN", "en-US"]
 OptionKey = Annotated[str, Field(pattern=r"^[1-9]$")]  # 0, * and # are reserved for every menu
 
-CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+
+@dataclass(frozen=True)
+class Routing:
+    """What the ACD's queue file says about categories and queues."""
+
+    categories: Mapping[str, str]  # business category -> queue
+    queues: frozenset[str]
+    fallback: str = "other"  # the category of a request that names none
+
+    def queue_for(self, category: str) -> str:
+        return self.categories.get(category) or self.categories[self.fallback]
 
 
 class _Model(BaseModel):
@@ -29,41 +40,40 @@ class LanguageNode(_Model):
     kind: Literal["language"]
     prompts: list[str] = Field(min_length=1)
     options: dict[OptionKey, Language] = Field(min_length=1)
-    category: Category = "other"
+    category: str = "other"
 
 
 class MenuNode(_Model):
     kind: Literal["menu"]
     prompt: str
-    category: Category
+    category: str
     options: dict[OptionKey, str] = Field(min_length=1)
 
 
 class ServiceNode(_Model):
     kind: Literal["service"]
     flow: Flow
-    category: Category
+    category: str
     verify: bool = True
 
 
 class AgentNode(_Model):
     kind: Literal["agent"]
-    category: Category
-    queue: QueueName | None = None
+    category: str
+    queue: str | None = None
 
 
 class GoodbyeNode(_Model):
     kind: Literal["goodbye"]
-    category: Category = "other"
+    category: str = "other"
 
 
 Node = Annotated[LanguageNode | MenuNode | ServiceNode | AgentNode | GoodbyeNode, Field(discriminator="kind")]
 
 
 class AgentRouting(_Model):
-    queues: dict[Category, QueueName]
-    skills: dict[Category, list[str]] = {}
-    vip_queue: QueueName = "vip"
+    skills: dict[str, list[str]] = {}  # business category -> skills asked of the agent
+    vip_queue: str = "vip"
     vip_priority: int = Field(10, ge=0)
 
 
@@ -74,21 +84,18 @@ class MenuTree(_Model):
     agent: AgentRouting
     nodes: dict[str, Node] = Field(min_length=1)
 
-    def queue_for(self, category: str, vip: bool) -> str:
-        if vip:
-            return self.agent.vip_queue
-        return self.agent.queues.get(category, self.agent.queues.get("other", "general"))  # type: ignore[call-overload]
-
     def skills_for(self, category: str) -> tuple[str, ...]:
-        return tuple(self.agent.skills.get(category, ()))  # type: ignore[call-overload]
+        return tuple(self.agent.skills.get(category, ()))
 
 
-def load_menus(path: Path, prompts: PromptBook, required_prompts: frozenset[str] = frozenset()) -> MenuTree:
+def load_menus(path: Path, prompts: PromptBook, routing: Routing,
+               required_prompts: frozenset[str] = frozenset()) -> MenuTree:
     """Load and cross-check the menu tree. Raise SettingsError with one `file:line: key: message`
-    per problem: schema errors, unknown node references, unreachable nodes, missing prompts.
+    per problem: schema errors, unknown node references, unreachable nodes, missing prompts,
+    categories and queues the ACD's queue file does not have.
     `required_prompts`: prompt ids the engine itself plays, checked against the prompt book too."""
     tree, lines = load_model(path, MenuTree, "a mapping with start, nodes, ...", _describe)
-    problems = _check_references(tree, path, lines, prompts)
+    problems = _check_references(tree, path, lines, prompts) + _check_routing(tree, path, lines, routing)
     if not problems:
         problems = _check_reachable(tree, path, lines)
     missing = sorted(required_prompts - prompts.ids)
@@ -147,6 +154,28 @@ def _check_references(tree: MenuTree, path: Path, lines: Mapping[tuple[Any, ...]
             elif prompts.params(pid):
                 problems.append(f"{_where(path, lines, loc)}: prompt {pid!r} takes parameters; a menu "
                                 "prompt cannot")
+    return problems
+
+
+def _check_routing(tree: MenuTree, path: Path, lines: Mapping[tuple[Any, ...], int],
+                   routing: Routing) -> list[str]:
+    known = ", ".join(routing.categories)
+    named: list[tuple[tuple[Any, ...], str, str]] = [  # (where, what, name)
+        (("agent", "vip_queue"), "queue", tree.agent.vip_queue),
+        *((("agent", "skills", c), "category", c) for c in tree.agent.skills)]
+    for name, node in tree.nodes.items():
+        if not isinstance(node, LanguageNode):
+            named.append((("nodes", name, "category"), "category", node.category))
+        if isinstance(node, AgentNode) and node.queue is not None:
+            named.append((("nodes", name, "queue"), "queue", node.queue))
+    problems = []
+    for loc, what, value in named:
+        if what == "queue" and value not in routing.queues:
+            problems.append(f"{_where(path, lines, loc)}: unknown queue {value!r} (the queues are "
+                            f"{', '.join(sorted(routing.queues))})")
+        elif what == "category" and value not in routing.categories:
+            problems.append(f"{_where(path, lines, loc)}: unknown business category {value!r} (the categories "
+                            f"of the queue file are {known})")
     return problems
 
 

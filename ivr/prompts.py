@@ -207,7 +207,7 @@ def _split(template: str, audio_base: str) -> tuple[_Piece, ...]:
 def _placeholders(template: str) -> set[str] | str:
     """Field names in a template, or an error message for a malformed one."""
     try:
-        fields = [field for _lit, field, spec, conv in string.Formatter().parse(template) if field is not None]
+        fields = [field for _lit, field, _spec, _conv in string.Formatter().parse(template) if field is not None]
     except ValueError as exc:
         return f"malformed placeholder: {exc}"
     if any(not f.isidentifier() for f in fields):

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from acd.config import FALLBACK_CATEGORY, AcdConfig, load_for
 from hotline.db import Database, aware, utcnow
 from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
@@ -35,7 +36,7 @@ from ivr.banking.ports import BankingBackend
 from ivr.banking.sql import SqlBankingBackend
 from ivr.engine import BRIDGE_PROMPTS, ENGINE_PROMPTS, Engine
 from ivr.events import CallStarted, Digits, Event, HungUp, OperationResult, Timeout
-from ivr.menus import load_menus
+from ivr.menus import Routing, load_menus
 from ivr.path_writer import PathWriter
 from ivr.prompts import PromptBook, load_prompts
 from ivr.session import Session
@@ -43,6 +44,12 @@ from ivr.session import Session
 log = logging.getLogger(__name__)
 
 _FINAL = (Gather, Transfer, Hangup)
+
+
+def routing_of(config: AcdConfig) -> Routing:
+    """Categories and queues from the ACD's queue file, the one place they are configured."""
+    return Routing(categories=dict(config.categories), queues=frozenset(config.queues),
+                   fallback=FALLBACK_CATEGORY)
 
 
 class UnknownCall(LookupError):
@@ -76,15 +83,16 @@ class Turn:
 class IvrService:
     def __init__(self, settings: Settings, db: Database, *, backend: BankingBackend | None = None,
                  is_open: Callable[[str, datetime], bool] | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, routing: Routing | None = None) -> None:
         prompts_path = settings.config_path(settings.ivr.prompts)
         self.prompts: PromptBook = load_prompts(prompts_path)
-        self.menus = load_menus(settings.config_path(settings.ivr.menus), self.prompts,
+        routing = routing or routing_of(load_for(settings))
+        self.menus = load_menus(settings.config_path(settings.ivr.menus), self.prompts, routing,
                                 ENGINE_PROMPTS | BRIDGE_PROMPTS)
         self.settings = settings
         self.db = db
         self.backend: BankingBackend = backend or SqlBankingBackend(db, settings, clock=clock)
-        self.engine = Engine(self.menus, self.prompts, settings.ivr, is_open=is_open, clock=clock)
+        self.engine = Engine(self.menus, self.prompts, settings.ivr, routing, is_open=is_open, clock=clock)
         self._clock = clock
         self._sessions: dict[str, Session] = {}
         self._locks: dict[str, asyncio.Lock] = {}

@@ -49,7 +49,7 @@ def _is_cjk(char: str) -> bool:
 
 def _zh_section(n: int, leading: bool) -> str:
     """0 < n < 10000 in Chinese. Inner zeros collapse to one 零; a leading 一十 becomes 十."""
-    out = []
+    out: list[str] = []
     zero_pending = False
     for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
         digit = n // value % 10
@@ -78,7 +78,7 @@ def zh_number(n: int) -> str:
     units = ["", "万", "亿", "万亿"]
     if len(sections) > len(units):
         raise ValueError("number too large to speak")
-    out = []
+    out: list[str] = []
     zero_pending = False
     for index in range(len(sections) - 1, -1, -1):
         section = sections[index]

@@ -5,10 +5,25 @@ from __future__ import annotations
 
 import warnings
 from functools import cache
+from typing import BinaryIO, Protocol
+
+
+class Segment(Protocol):
+    """The part of a pydub AudioSegment instance this project uses (pydub ships no types)."""
+
+    def export(self, out_f: str, format: str, parameters: list[str]) -> BinaryIO: ...
+
+
+class SegmentClass(Protocol):
+    """The part of the pydub AudioSegment class this project uses."""
+
+    converter: str
+
+    def from_wav(self, file: BinaryIO | str) -> Segment: ...
 
 
 @cache
-def audio_segment() -> type:
+def audio_segment() -> SegmentClass:
     """pydub's AudioSegment with its converter set to imageio-ffmpeg's binary.
 
     pydub looks for ffmpeg on PATH at import and warns when there is none; we never use PATH, so
@@ -20,5 +35,6 @@ def audio_segment() -> type:
         warnings.filterwarnings("ignore", message="'audioop' is deprecated", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="invalid escape sequence", category=SyntaxWarning)
         from pydub import AudioSegment
-    AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
-    return AudioSegment
+    segment_class: SegmentClass = AudioSegment
+    segment_class.converter = imageio_ffmpeg.get_ffmpeg_exe()
+    return segment_class

@@ -45,3 +45,16 @@ def test_the_rule_recognises_what_it_forbids():
     assert breaks_the_rule("aiohttp.web") and breaks_the_rule("panoramisk")
     assert not breaks_the_rule("hotline.db.models") and not breaks_the_rule("hotline.settings")
     assert breaks_the_rule("hotline.dbx")  # a prefix of a name is not the module
+
+
+# Above the web layer: the app factory, the CLI and the bridges' own HTTP/setup modules.
+WEB_USERS = ("hotline/web/", "hotline/telephony/", "hotline/app.py", "hotline/cli.py")
+
+
+def test_nothing_below_the_web_layer_imports_it():
+    files = [path for path in sorted((ROOT / "hotline").rglob("*.py"))
+             if not str(path.relative_to(ROOT)).startswith(WEB_USERS)]
+    assert any(path.name == "users.py" for path in files)
+    offending = [f"{path.relative_to(ROOT)}: {module}" for path in files for module in imported_modules(path)
+                 if module == "hotline.web" or module.startswith("hotline.web.")]
+    assert offending == []

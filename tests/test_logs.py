@@ -9,7 +9,7 @@ from aiohttp import web
 
 from hotline.logs import MASK, JsonFormatter, RedactingFilter, install_redaction, mark_secret
 from hotline.settings import load_settings
-from hotline.telephony.twilio.walker import ScriptedKeys, TwilioCaller
+from hotline.twilio_walker import ScriptedKeys, TwilioCaller
 
 
 def _capture() -> tuple[logging.Logger, list[str]]:

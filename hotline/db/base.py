@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 
 # Below this much free space where the SQLite file lives, the database counts as not writable.
 MIN_FREE_BYTES = 32 * 1024**2
@@ -127,7 +129,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -141,7 +143,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin(conn: Connection) -> None:
     # A deferred transaction that reads and then writes cannot wait for the write lock: SQLite
     # fails it at once with "database is locked" under concurrent calls. IMMEDIATE takes the write
     # lock up front, so busy_timeout queues writers instead.

@@ -20,6 +20,13 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:  # hotline.migrate always sets it; a bare `alembic` run has no alembic.ini
+        raise RuntimeError("no database URL: run migrations with `hotline db upgrade`")
+    return url
+
+
 async def _run_async(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.connect() as connection:
@@ -33,11 +40,11 @@ def run_migrations_online() -> None:
     if connection is not None:  # handed in by hotline.migrate inside a running loop
         _run(connection)
     else:
-        asyncio.run(_run_async(config.get_main_option("sqlalchemy.url")))
+        asyncio.run(_run_async(_url()))
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
+    context.configure(url=_url(), target_metadata=metadata,
                       literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-ROLES = ("agent", "supervisor", "qa", "admin")
+from hotline.roles import ROLES
+
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 _ROLES_ATTR = "__hotline_roles__"

@@ -15,7 +15,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from acd import campaigns
-from acd.config import CATEGORIES
 from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
 from acd.service import Acd
 from acd.views import AWAY_REASONS
@@ -45,16 +44,9 @@ class StateChange(_Body):
 
 
 class WrapUp(_Body):
-    wrapup_code: str
+    wrapup_code: str = Field(max_length=32)  # a business category of config/acd/queues.yaml
     notes: str = Field("", max_length=NOTES_MAX)
     ready: bool = False  # also end wrap-up now
-
-    @field_validator("wrapup_code")
-    @classmethod
-    def _known(cls, code: str) -> str:
-        if code not in CATEGORIES:
-            raise ValueError(f"choose one of {', '.join(CATEGORIES)}")
-        return code
 
 
 class ScheduleCallback(_Body):
@@ -169,7 +161,7 @@ async def call_card(db: Database, call_id: str) -> dict[str, Any] | None:
 
 @requires("agent")
 async def agent_page(request: web.Request) -> web.Response:
-    return render("agent.html", request, {"categories": CATEGORIES, "away_reasons": AGENT_AWAY_REASONS,
+    return render("agent.html", request, {"categories": list(request.app[ACD].config.categories), "away_reasons": AGENT_AWAY_REASONS,
                                           "outcomes": campaigns.OUTCOMES})
 
 
@@ -217,6 +209,9 @@ async def show_call(request: web.Request) -> web.Response:
 async def save_wrapup(request: web.Request) -> web.Response:
     agent_id, call_id = my_agent_id(request), request.match_info["call_id"]
     wrap = await read_body(request, WrapUp)
+    categories = request.app[ACD].config.categories
+    if wrap.wrapup_code not in categories:
+        raise unprocessable(f"wrapup_code: choose one of {', '.join(categories)}")
     # an agent who was only offered the call may read its card but not write its wrap-up
     if not await may_see_call(request, call_id, agent_id, kinds=("answered",)):
         raise web.HTTPNotFound(text=f"no call {call_id} answered by you")

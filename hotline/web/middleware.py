@@ -11,7 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from acd.exceptions import AcdError
-from hotline.web.access import declared_roles, is_public
+from hotline.web.access import declared_roles, is_public, public
 from hotline.web.bodies import read_form
 from hotline.web.errors import acd_error_status, json_error
 from hotline.web.keys import DB
@@ -44,11 +44,9 @@ def _resolved_handler(request: web.Request) -> object | None:
     return route.handler
 
 
+@public("static assets")
 async def _static_marker(request: web.Request) -> web.StreamResponse:  # pragma: no cover - marker only
     raise web.HTTPNotFound()
-
-
-_static_marker.__hotline_public__ = "static assets"  # type: ignore[attr-defined]
 
 
 @web.middleware

@@ -6,8 +6,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hotline.db.models import User
+from hotline.roles import ROLES
 from hotline.users import UserError, add_user
-from hotline.web.access import ROLES, requires
+from hotline.web.access import requires
 from hotline.web.auth import unlock_user
 from hotline.web.bodies import read_form
 from hotline.web.keys import DB, THROTTLE

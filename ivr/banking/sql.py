@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +62,13 @@ def normalise_number(number: str) -> str:
     if len(digits) == 11 and digits.startswith("1"):
         return "+86" + digits
     return digits
+
+
+def _matched(result: object) -> int:
+    """Rows an UPDATE matched. AsyncSession.execute is typed to return a Result; an UPDATE's is a
+    CursorResult, the one that counts rows."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def _customer_info(c: Customer) -> CustomerInfo:
@@ -144,7 +151,7 @@ class SqlBankingBackend:
         deadline = asyncio.get_running_loop().time() + self._busy_wait_s
         while True:
             async with self.db.session() as s:
-                attempt = await s.scalar(
+                attempt: int | None = await s.scalar(
                     update(Card).where(Card.id == card_id, Card.status == ACTIVE,
                                        Card.phone_banking_locked.is_(False),
                                        Card.failed_pin_attempts < self._max_attempts)
@@ -174,7 +181,7 @@ class SqlBankingBackend:
         reset = await s.execute(update(Card).where(Card.id == card_id, Card.status == ACTIVE,
                                                    Card.phone_banking_locked.is_(False))
                                 .values(failed_pin_attempts=0))
-        if reset.rowcount:  # type: ignore[attr-defined]
+        if _matched(reset):
             return None
         return await self._refusal(s, card_id) or "locked"
 
@@ -186,7 +193,7 @@ class SqlBankingBackend:
             locked_now = await s.execute(update(Card).where(Card.id == card_id, Card.phone_banking_locked.is_(False),
                                                             Card.failed_pin_attempts >= self._max_attempts)
                                          .values(phone_banking_locked=True))
-            if locked_now.rowcount:  # type: ignore[attr-defined]
+            if _matched(locked_now):
                 last4 = await s.scalar(select(Card.last4).where(Card.id == card_id))
                 s.add(AuditLog(actor=f"call:{call_id}" if call_id else "ivr", action="phone_banking_locked",
                                target=f"card:{card_id}",
@@ -233,7 +240,7 @@ class SqlBankingBackend:
                 s.add(LossReport(card_id=card.id, reference=reference, call_id=call_id, created_at=self._clock()))
                 s.add(AuditLog(actor=f"call:{call_id}" if call_id else "ivr", action="card_loss_reported",
                                target=f"card:{card.id}",
-                               detail={"reference": reference, "was_active": bool(frozen.rowcount)}))  # type: ignore[attr-defined]
+                               detail={"reference": reference, "was_active": bool(_matched(frozen))}))
                 await s.flush()
                 return LossResult("ok", last4=last4, reference=reference, card_id=card.id)
         except IntegrityError:
@@ -274,7 +281,7 @@ class SqlBankingBackend:
             changed = await s.execute(update(Card).where(Card.id == card_id, Card.pin_hash == pin_hash,
                                                          Card.status == ACTIVE, Card.phone_banking_locked.is_(False))
                                       .values(pin_hash=new_hash, failed_pin_attempts=0))
-            if not changed.rowcount:  # type: ignore[attr-defined]
+            if not _matched(changed):
                 return PinChangeResult(await self._refusal(s, card_id) or "wrong_pin")
             s.add(AuditLog(actor=f"call:{call_id}" if call_id else "ivr", action="pin_changed",
                            target=f"card:{card_id}", detail={}))
@@ -315,7 +322,7 @@ class SqlBankingBackend:
                     .where(Account.id == from_account_id, Account.customer_id == customer_id,
                            Account.status == "active", Account.balance_fen >= amount_fen)
                     .values(balance_fen=Account.balance_fen - amount_fen))
-                if not debited.rowcount:  # type: ignore[attr-defined]
+                if not _matched(debited):
                     return PaymentResult("insufficient_funds")
                 if to_account_id is not None:
                     await s.execute(update(Account).where(Account.id == to_account_id)

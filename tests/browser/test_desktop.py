@@ -18,7 +18,7 @@ from acd.service import Acd
 from hotline.db import Database
 from hotline.db.models import AuditLog, Call
 from hotline.telephony import asterisk
-from hotline.telephony.twilio.walker import FarEnd
+from hotline.twilio_walker import FarEnd
 from tests.browser.conftest import log_in
 from tests.standins.asterisk import FakeAgiCall
 from tests.standins.twilio import TwilioStandIn

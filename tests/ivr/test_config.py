@@ -4,14 +4,17 @@ from pathlib import Path
 
 import pytest
 
+from acd.config import load_acd_config
 from hotline.settings import Settings, SettingsError
 from ivr.engine import BRIDGE_PROMPTS, ENGINE_PROMPTS
 from ivr.menus import load_menus
 from ivr.prompts import PromptBook, PromptError, load_prompts
+from ivr.service import routing_of
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "ivr"
 MENUS = (CONFIG / "menus.yaml").read_text(encoding="utf-8")
 PROMPTS = (CONFIG / "prompts.yaml").read_text(encoding="utf-8")
+ROUTING = routing_of(load_acd_config(CONFIG.parent / "acd" / "queues.yaml"))
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -31,7 +34,7 @@ def book() -> PromptBook:
 
 def test_shipped_files_load_with_every_prompt_the_engine_and_bridges_play(settings: Settings,
                                                                           book: PromptBook) -> None:
-    tree = load_menus(settings.config_path(settings.ivr.menus), book, ENGINE_PROMPTS | BRIDGE_PROMPTS)
+    tree = load_menus(settings.config_path(settings.ivr.menus), book, ROUTING, ENGINE_PROMPTS | BRIDGE_PROMPTS)
     assert tree.nodes[tree.start].kind == "menu"
     assert ENGINE_PROMPTS | BRIDGE_PROMPTS <= book.ids
 
@@ -99,7 +102,7 @@ def test_unknown_node_reference(tmp_path: Path, book: PromptBook) -> None:
     text = MENUS.replace('"4": bill,', '"4": bills,')
     path = write(tmp_path, "menus.yaml", text)
     with pytest.raises(SettingsError) as err:
-        load_menus(path, book)
+        load_menus(path, book, ROUTING)
     assert f"{path}:{line_number(text, 'bills')}: nodes.main.options.4: unknown node 'bills'" in str(err.value)
 
 
@@ -107,7 +110,7 @@ def test_unreachable_node(tmp_path: Path, book: PromptBook) -> None:
     text = MENUS.replace(', "2": pin_change}', "}")
     path = write(tmp_path, "menus.yaml", text)
     with pytest.raises(SettingsError) as err:
-        load_menus(path, book)
+        load_menus(path, book, ROUTING)
     assert str(err.value) == (f"{path}:{line_number(text, '  pin_change:')}: nodes.pin_change: node is unreachable "
                               "from start, language_menu or after_service")
 
@@ -116,7 +119,7 @@ def test_missing_prompt(tmp_path: Path, book: PromptBook) -> None:
     text = MENUS.replace("prompt: cards_menu", "prompt: card_menu")
     path = write(tmp_path, "menus.yaml", text)
     with pytest.raises(SettingsError) as err:
-        load_menus(path, book)
+        load_menus(path, book, ROUTING)
     assert f"{path}:{line_number(text, 'card_menu')}: nodes.cards.prompt: prompt 'card_menu' is not in" \
         in str(err.value)
 
@@ -124,22 +127,20 @@ def test_missing_prompt(tmp_path: Path, book: PromptBook) -> None:
 def test_prompt_the_engine_needs_is_missing(tmp_path: Path) -> None:
     prompts = write(tmp_path, "prompts.yaml", PROMPTS.replace("loss_already:", "loss_already_x:"))
     with pytest.raises(SettingsError, match=rf"{prompts}:1: loss_already: prompt used by the IVR engine is missing"):
-        load_menus(CONFIG / "menus.yaml", load_prompts(prompts), ENGINE_PROMPTS)
+        load_menus(CONFIG / "menus.yaml", load_prompts(prompts), ROUTING, ENGINE_PROMPTS)
 
 
 @pytest.mark.parametrize(("old", "new", "key", "message"), [
     ('"5": complaint}', '"0": complaint}', "nodes.main.options.0.[key]", "String should match pattern"),
     ("flow: balance", "flow: lottery", "nodes.balance.flow", "Input should be 'balance'"),
     ("kind: goodbye", "kind: farewell", "nodes.goodbye.kind", "Input tag 'farewell' found"),
-    ("complaint: complaints, other", "complaint: complaint_desk, other", "agent.queues.complaint",
-     "Input should be 'general'"),
 ])
 def test_schema_errors(tmp_path: Path, book: PromptBook, old: str, new: str, key: str, message: str) -> None:
     text = MENUS.replace(old, new)
     assert text != MENUS
     path = write(tmp_path, "menus.yaml", text)
     with pytest.raises(SettingsError) as err:
-        load_menus(path, book)
+        load_menus(path, book, ROUTING)
     assert f"{path}:{line_number(text, new)}: {key}: {message}" in str(err.value)
 
 
@@ -148,4 +149,26 @@ def test_entry_points_must_name_the_right_kind_of_node(tmp_path: Path, book: Pro
     path = write(tmp_path, "menus.yaml", text)
     with pytest.raises(SettingsError, match=rf"{path}:{line_number(text, 'after_service: goodbye')}: "
                                             r"after_service: node 'goodbye' must be a menu"):
-        load_menus(path, book)
+        load_menus(path, book, ROUTING)
+
+
+@pytest.mark.parametrize(("old", "new", "key", "message"), [
+    ("    category: complaint\n", "    category: complaints_desk\n", "nodes.complaint.category",
+     "unknown business category 'complaints_desk' (the categories of the queue file are balance,"),
+    ("  vip_queue: vip", "  vip_queue: platinum", "agent.vip_queue", "unknown queue 'platinum'"),
+])
+def test_menus_name_only_the_categories_and_queues_of_the_queue_file(tmp_path: Path, book: PromptBook, old: str,
+                                                                     new: str, key: str, message: str) -> None:
+    text = MENUS.replace(old, new, 1)
+    assert text != MENUS
+    path = write(tmp_path, "menus.yaml", text)
+    with pytest.raises(SettingsError) as err:
+        load_menus(path, book, ROUTING)
+    assert f"{path}:{line_number(text, new.strip())}: {key}: {message}" in str(err.value)
+
+
+def test_a_category_added_to_the_queue_file_routes_from_the_menus(book: PromptBook, settings: Settings) -> None:
+    routing = routing_of(load_acd_config(CONFIG.parent / "acd" / "queues.yaml"))
+    loans = type(routing)({**routing.categories, "loans": "cards"}, routing.queues)
+    tree = load_menus(settings.config_path(settings.ivr.menus), book, loans)
+    assert loans.queue_for("loans") == "cards" and tree.start == "main"

@@ -5,6 +5,7 @@ from datetime import datetime
 
 import pytest
 
+from acd.config import load_for
 from hotline.settings import Settings
 from ivr.actions import Gather, Hangup, RunOperation, SetAttribute, Transfer
 from ivr.banking.ports import CustomerInfo
@@ -12,6 +13,7 @@ from ivr.engine import BRIDGE_PROMPTS, ENGINE_PROMPTS, Engine, parse_amount
 from ivr.events import CallStarted, Digits, HungUp, OperationResult, Timeout
 from ivr.menus import load_menus
 from ivr.prompts import load_prompts
+from ivr.service import routing_of
 from ivr.session import Session
 
 LI = CustomerInfo(1, "李伟", "Li Wei", "李", "Li", "先生", "Mr", "standard", "zh-CN")
@@ -20,9 +22,10 @@ SMITH = CustomerInfo(3, "John Smith", "John Smith", "Smith", "Smith", "先生", 
 
 def make_engine(settings: Settings, *, is_open=None, english_numbers=()) -> Engine:
     prompts = load_prompts(settings.config_path(settings.ivr.prompts))
-    menus = load_menus(settings.config_path(settings.ivr.menus), prompts, ENGINE_PROMPTS | BRIDGE_PROMPTS)
+    routing = routing_of(load_for(settings))
+    menus = load_menus(settings.config_path(settings.ivr.menus), prompts, routing, ENGINE_PROMPTS | BRIDGE_PROMPTS)
     ivr = settings.ivr.model_copy(update={"english_numbers": list(english_numbers)})
-    return Engine(menus, prompts, ivr, is_open=is_open, clock=lambda: datetime(2026, 11, 22, 3, 0))
+    return Engine(menus, prompts, ivr, routing, is_open=is_open, clock=lambda: datetime(2026, 11, 22, 3, 0))
 
 
 def texts(actions) -> list[str]:

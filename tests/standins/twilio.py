@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from hotline.telephony.twilio.walker import (
+from hotline.twilio_walker import (
     FarEnd,
     FarEndPolicy,
     KeySource,

@@ -19,7 +19,7 @@ from hotline.db import Database
 from hotline.db.models import AuditLog, Call, CallLeg, Card, IvrStep, Recording
 from hotline.demo import DEMO_CARDS
 from hotline.settings import Settings
-from hotline.telephony.twilio.walker import FarEnd
+from hotline.twilio_walker import FarEnd
 from ivr.service import IvrService
 from qa.models import SurveyResponse
 from tests.acd.invariants import check_invariants

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from acd.ports import OutboundCall, Overflow
 from hotline.db.models import Call, CallLeg, Recording
 from hotline.telephony.twilio.rest import RestError
-from hotline.telephony.twilio.walker import FarEnd, GatherInfo, ScriptedKeys
+from hotline.twilio_walker import FarEnd, GatherInfo, ScriptedKeys
 from tests.twilio.harness import Env
 
 CUSTOMER = "+8613900139000"

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from sqlalchemy import select
 
 from hotline.db.models import Call, CallLeg, Recording
-from hotline.telephony.twilio.walker import FarEnd
+from hotline.twilio_walker import FarEnd
 from qa.models import SurveyResponse
 from tests.twilio.harness import Env
 

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from sqlalchemy import func, select
 
 from hotline.db.models import Account, Call, Payment
-from hotline.telephony.twilio.walker import Webhook
+from hotline.twilio_walker import Webhook
 from tests.twilio.harness import Env
 
 CARD, PIN = "6222020000000001", "147258"  # 李伟's card

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from hotline.settings import TwilioSettings
 from hotline.telephony.twilio.rest import RestError, RestNotConfigured, TwilioRest
-from hotline.telephony.twilio.walker import ScriptedKeys
+from hotline.twilio_walker import ScriptedKeys
 from tests.standins.twilio import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TwilioStandIn
 
 BACKOFF = 0.05

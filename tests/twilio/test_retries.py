@@ -16,7 +16,7 @@ from acd.service import Acd
 from hotline.db import Database
 from hotline.db.models import Call, IvrStep, Payment
 from hotline.settings import Settings
-from hotline.telephony.twilio.walker import GatherInfo, TwilioCaller, Webhook
+from hotline.twilio_walker import GatherInfo, TwilioCaller, Webhook
 from ivr.service import IvrService
 from qa.models import SurveyResponse
 from tests.twilio.harness import Env

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from hotline.db.models import Call
-from hotline.telephony.twilio.walker import new_sid
+from hotline.twilio_walker import new_sid
 from tests.standins.twilio import TEST_AUTH_TOKEN
 from tests.twilio.harness import PUBLIC_URL, Env
 

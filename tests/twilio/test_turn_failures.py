@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.db.models import Call, IvrStep
-from hotline.telephony.twilio.walker import HANGUP, GatherInfo, TwilioCaller, Webhook
+from hotline.twilio_walker import HANGUP, GatherInfo, TwilioCaller, Webhook
 from tests.ivr.test_turn_failures import FailingCommits
 from tests.twilio.harness import Env
 

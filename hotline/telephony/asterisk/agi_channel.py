@@ -42,7 +42,6 @@ class AgiChannel:
         self._replies = ReplyReader(reader)
         self._reply_timeout_s = reply_timeout_s  # None: wait for replies for ever
         self.hangup_reason: str | None = None  # set once the channel is known to be gone
-        self.commands_sent = 0
 
     @property
     def hung_up(self) -> bool:
@@ -64,7 +63,6 @@ class AgiChannel:
         except ConnectionError:
             self.hangup_reason = "closed"
             raise AgiHangup("closed") from None
-        self.commands_sent += 1
         limit = None if takes_s is None or self._reply_timeout_s is None else takes_s + self._reply_timeout_s
         try:
             async with asyncio.timeout(limit):

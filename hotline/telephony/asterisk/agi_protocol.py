@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
 
-MAX_LINE = 8192  # a reply or header line longer than this is garbage, not a protocol element
 MAX_HEADERS = 200
 DTMF_KEYS = "0123456789*#ABCD"
 

@@ -49,7 +49,8 @@ class AgiServer:
         """The bound port (useful with port 0)."""
         if self._server is None or not self._server.sockets:
             raise RuntimeError("AGI server not started")
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]  # (host, port) or IPv6's (host, port, flow, scope)
+        return port
 
     @property
     def running(self) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,9 +54,14 @@ SERVICE_ERROR_TRIES = 2  # failed IVR turns in a row before the call is ended
 # --- what the session needs from its neighbours (IvrService, Acd, the AMI client) -----------------
 
 
+# Read-only properties, not plain attributes: a protocol attribute could be assigned through the
+# protocol, which a frozen Turn and an IvrService holding a PromptBook do not allow.
 class TurnLike(Protocol):
-    call_id: str
-    actions: list[BridgeAction]
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def actions(self) -> list[BridgeAction]: ...
 
 
 class PromptRenderer(Protocol):
@@ -63,7 +69,8 @@ class PromptRenderer(Protocol):
 
 
 class IvrLike(Protocol):
-    prompts: PromptRenderer
+    @property
+    def prompts(self) -> PromptRenderer: ...
 
     async def start_call(self, channel: str, external_id: str, event: CallStarted) -> TurnLike: ...
 
@@ -117,10 +124,10 @@ class AgiCallSession:
         acd: AcdLike | None,
         recorder: RecordingControl | None = None,
         options: SessionOptions | None = None,
-        close_record: Any = None,
+        close_record: Callable[[str, str], Awaitable[object]] | None = None,
     ) -> None:
         self.chan = channel
-        self.close_record = close_record  # async (call_id, reason): closes the Call row if still open
+        self.close_record = close_record  # closes the Call row if still open
         self.ivr = ivr
         self.acd = acd
         self.recorder = recorder
@@ -145,7 +152,7 @@ class AgiCallSession:
 
     # --- life cycle ---------------------------------------------------------------------------------
 
-    async def run(self, on_started: Any = None) -> None:
+    async def run(self, on_started: Callable[[AgiCallSession], Awaitable[None]] | None = None) -> None:
         """Drive the call to its end. Never raises except CancelledError (re-raised after cleanup)."""
         reason = "completed"
         try:
@@ -356,7 +363,14 @@ class AgiCallSession:
         self._in_acd = True
         await self._wait_for_agent(status)
 
+    def _queued(self) -> tuple[AcdLike, str]:
+        """The ACD and the call id, for the steps that only run once `_transfer` queued the call."""
+        if self.acd is None or self.call_id is None:
+            raise RuntimeError("agi: waiting for an agent without an ACD or a started call")
+        return self.acd, self.call_id
+
     async def _wait_for_agent(self, status: QueueStatus | None) -> None:
+        acd, call_id = self._queued()
         opts = self.options
         slice_ms = max(1, int(opts.hold_slice_s * 1000))
         slices_per_announcement = max(1, round(opts.announce_every_s / opts.hold_slice_s))
@@ -385,7 +399,7 @@ class AgiCallSession:
             if slices >= slices_per_announcement:
                 slices = 0
                 await self.chan.set_music(False)
-                callback_offered = await self._announce(self.acd.queue_status(self.call_id)) or callback_offered
+                callback_offered = await self._announce(acd.queue_status(call_id)) or callback_offered
                 if self.end_reason == "callback":
                     return
                 await self.chan.set_music(True, opts.music_class)
@@ -394,7 +408,8 @@ class AgiCallSession:
         """Position and estimated wait, then the callback offer. A '1' during it takes the callback."""
         if status is None:
             return False
-        language = self.ivr.language(self.call_id)
+        _, call_id = self._queued()
+        language = self.ivr.language(call_id)
         minutes = max(1, round(status.estimated_wait_s / 60))
         prompts = [
             self._prompt(self.options.prompt_position, language, position=status.position, minutes=minutes),
@@ -413,15 +428,17 @@ class AgiCallSession:
             return None
 
     async def _take_callback(self) -> None:
-        await self.acd.request_callback(self.call_id, self.chan.request.caller_number)
+        acd, call_id = self._queued()
+        await acd.request_callback(call_id, self.chan.request.caller_number)
         self._in_acd = False  # the ACD keeps the caller's place as a callback: not an abandon
-        confirmed = self._prompt(self.options.prompt_callback_confirmed, self.ivr.language(self.call_id))
+        confirmed = self._prompt(self.options.prompt_callback_confirmed, self.ivr.language(call_id))
         if confirmed is not None:
             await self._play((confirmed,), interruptible=False)
         self.end_reason = "callback"
 
     async def _ring(self, offer: Offer) -> bool:
         """Ring the agent. True when the agent answered (the conversation is over when Dial returns)."""
+        acd, call_id = self._queued()
         self._offer, self._offer_reported = offer, False
         self.agent_answered.clear()
         if offer.record:
@@ -439,7 +456,7 @@ class AgiCallSession:
             await self.chan.command("CHANNEL STATUS")  # no DIALSTATUS: is the caller still there?
         if self.chan.hung_up:
             raise AgiHangup(self.chan.hangup_reason or "caller")  # ACD hears call_ended, agent not blamed
-        await self.acd.offer_failed(self.call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))
+        await acd.offer_failed(call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))
         self._offer = None
         return False
 
@@ -453,18 +470,19 @@ class AgiCallSession:
         await self.acd.offer_answered(offer.call_id, offer.agent_id)
 
     async def _overflow(self, overflow: Overflow) -> None:
+        acd, call_id = self._queued()
         if overflow.kind == "queue":
             assert self._waiting is not None
             self._waiting = dataclasses.replace(self._waiting, queue=overflow.target)
-            await self._wait_for_agent(await self.acd.enqueue(self._waiting))
+            await self._wait_for_agent(await acd.enqueue(self._waiting))
         elif overflow.kind == "voicemail":
             self._in_acd = False
-            await self.acd.call_ended(self.call_id, "voicemail")
+            await acd.call_ended(call_id, "voicemail")
             await self.chan.exec("VoiceMail", f"{overflow.target},u")
             self.end_reason = "voicemail"
         else:  # callback
             key = await self._play(
-                tuple(p for p in [self._prompt(self.options.prompt_callback_offer, self.ivr.language(self.call_id))] if p),
+                tuple(p for p in [self._prompt(self.options.prompt_callback_offer, self.ivr.language(call_id))] if p),
                 interruptible=True,
             ) or await self.chan.wait_for_digit(5000)
             if key == self.options.callback_key:

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,10 +69,12 @@ class _EverythingForgettable:
         return True
 
 
-class BufferedAmiProtocol(AMIProtocol):
+class BufferedAmiProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk ships no types
     """Splits the byte stream into messages first, then decodes each one whole."""
 
-    def __init__(self, factory: Manager | None = None) -> None:
+    factory: _Manager
+
+    def __init__(self, factory: _Manager) -> None:
         self._factory = factory
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,7 +84,7 @@ class BufferedAmiProtocol(AMIProtocol):
         self._greeted = False
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def data_received(self, data: bytes) -> None:  # type: ignore[override]
+    def data_received(self, data: bytes) -> None:
         self._buffer += data
         if not self._greeted:
             end = self._buffer.find(b"\r\n")
@@ -161,8 +162,10 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class _Manager(Manager):
+class _Manager(Manager):  # type: ignore[misc]  # panoramisk ships no types
     """Manager whose connection life cycle is driven by AmiClient (no built-in retry, no blind ping)."""
+
+    pinger: asyncio.TimerHandle | None
 
     def ping(self) -> None:  # liveness is AmiClient's job
         return None
@@ -292,11 +295,6 @@ class AmiClient:
     def on(self, pattern: str, handler: EventHandler) -> None:
         """Call `handler(message)` for events matching `pattern` (fnmatch, e.g. "Hangup", "Agent*")."""
         self.manager.register_event(pattern, lambda _manager, message: handler(message))
-
-    def abort_connection(self) -> None:
-        """Drop the TCP connection now (liveness failure); the supervisor reconnects."""
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.abort()
 
     def _changed(self) -> None:
         self._state_changed.set()
@@ -494,19 +492,8 @@ class AmiClient:
             raise AmiActionError("Originate", f"{result.get('Response', 'Failure')} (reason {result.get('Reason', '?')})", result)
         return result
 
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
-        await self.action(
-            {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": exten, "Priority": str(priority)}
-        )
-
     async def hangup(self, channel: str, cause: int = 16) -> None:
         await self.action({"Action": "Hangup", "Channel": channel, "Cause": str(cause)})
-
-    async def mix_monitor(self, channel: str, file: str, options: str = "b") -> None:
-        await self.action({"Action": "MixMonitor", "Channel": channel, "File": file, "Options": options})
-
-    async def stop_mix_monitor(self, channel: str) -> None:
-        await self.action({"Action": "StopMixMonitor", "Channel": channel})
 
     async def mix_monitor_mute(self, channel: str, muted: bool, direction: str = "both") -> None:
         await self.action(
@@ -523,8 +510,3 @@ def header_list(message: Message, name: str) -> list[str]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
-
-
-async def close_quietly(client: AmiClient) -> None:
-    with contextlib.suppress(Exception):
-        await client.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk.message import Message
@@ -23,6 +24,8 @@ from hotline.telephony.asterisk.ami import AmiActionError, AmiClient, AmiError
 from hotline.telephony.asterisk.facts import PbxFacts
 
 log = logging.getLogger(__name__)
+
+OrderedStep = Callable[[], Awaitable[object]]  # run by the event consumer between two events
 
 WATCHED_EVENTS = (
     "Hangup",
@@ -70,7 +73,7 @@ class AsteriskBridge:
         self.agi: AgiServer | None = None
         self.ami: AmiClient | None = None
         # AMI events and resync snapshots, applied strictly in arrival order by one consumer
-        self._events: asyncio.Queue[Message | tuple[Any, asyncio.Future[None]]] = asyncio.Queue()
+        self._events: asyncio.Queue[Message | tuple[OrderedStep, asyncio.Future[None]]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
         if settings.ami.enabled:
@@ -252,11 +255,14 @@ class AsteriskBridge:
                 else:
                     await self._apply(item)
             except Exception:
-                log.exception("ami: could not apply %s event", item.get("Event", "?"))
+                if isinstance(item, tuple):
+                    log.exception("ami: could not run an ordered step")
+                else:
+                    log.exception("ami: could not apply %s event", item.get("Event", "?"))
             finally:
                 self._events.task_done()
 
-    async def _in_order(self, step: Any) -> None:
+    async def _in_order(self, step: OrderedStep) -> None:
         """Run `step()` on the event consumer, after every event received before now."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._events.put_nowait((step, done))

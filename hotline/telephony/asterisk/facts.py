@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.db import Database, aware, utcnow
 from hotline.db.models import Call, CallLeg, Recording
@@ -201,7 +202,7 @@ class PbxFacts:
         return closed
 
 
-async def _call_for(s, uniqueid: str, linkedid: str) -> Call | None:
+async def _call_for(s: AsyncSession, uniqueid: str, linkedid: str) -> Call | None:
     for external in (uniqueid, linkedid):
         if not external:
             continue

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
@@ -479,7 +480,8 @@ class TwilioBridge:
 
     async def _outbound_status(self, call: LiveCall, status: str) -> None:
         """The agent's leg of an outbound call: answered → offer_answered; never answered → offer_failed."""
-        if self.acd is None or call.agent_id is None:
+        acd = self.acd
+        if acd is None or call.agent_id is None:
             return
         agent_id = call.agent_id
         if status == "in-progress":
@@ -488,7 +490,7 @@ class TwilioBridge:
                 call.last_agent_id = agent_id
                 await self._mark_leg_answered(call.agent_leg_id)
                 try:
-                    await self.acd.offer_answered(call.call_id, agent_id)
+                    await acd.offer_answered(call.call_id, agent_id)
                 except Exception:
                     # the agent is on the phone whatever the ACD thinks (e.g. it answered after the
                     # ring timeout): the call goes on, as on the inbound path
@@ -500,7 +502,7 @@ class TwilioBridge:
 
             async def failed() -> str:
                 call.acd_waiting = False
-                await self.acd.offer_failed(call.call_id, agent_id, status)
+                await acd.offer_failed(call.call_id, agent_id, status)
                 return ""
 
             await call.once("agent-failed", failed)
@@ -627,7 +629,7 @@ class TwilioBridge:
                 leg.end_reason = leg.end_reason or row.end_reason
 
     @staticmethod
-    async def _find_call(s: Any, sid: str, call_id: str | None) -> Call | None:
+    async def _find_call(s: AsyncSession, sid: str, call_id: str | None) -> Call | None:
         if call_id:
             return await s.get(Call, call_id)
         return await s.scalar(select(Call).where(Call.external_id == sid, Call.channel == CHANNEL))

@@ -92,7 +92,8 @@ class TwilioRest:
             to=to, from_=from_, twiml=twiml, timeout=int(timeout_s), status_callback=status_callback,
             status_callback_method="POST",
             status_callback_event=["initiated", "ringing", "answered", "completed"]), idempotent=False)
-        return call.sid
+        sid: str = call.sid
+        return sid
 
     def _require(self) -> Client:
         if self._client is None:

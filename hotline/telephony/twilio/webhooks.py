@@ -9,9 +9,11 @@ card number.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -38,7 +40,11 @@ _NUMBER = re.compile(r"[0-9]{1,9}")  # turns, ids, seconds: fits any INTEGER col
 _UNREADABLE = (ValueError, LookupError, RuntimeError, HttpProcessingError)
 
 Form = MultiDictProxy[str]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# A webhook's work once its form is signed and read; and the work of one that belongs to a live call,
+# which answers TwiML text.
+Work = Callable[["TwilioWebhooks", web.Request, "Form"], Awaitable[web.Response]]
+CallWork = Callable[["TwilioWebhooks", web.Request, "Form", LiveCall], Awaitable[str]]
+Route = Callable[["TwilioWebhooks", web.Request], Awaitable[web.Response]]
 
 
 class BadWebhook(Exception):
@@ -86,6 +92,39 @@ def _optional_int(form: Form, name: str) -> int | None:
     return int(value)
 
 
+def signed(work: Work) -> Route:
+    """The route: the signature is checked before anything is read or done (403), then the work runs;
+    a signed but unusable request is a 400 with the reason (the form is never logged)."""
+
+    @public(SIGNED)
+    @functools.wraps(work)
+    async def route(self: TwilioWebhooks, request: web.Request) -> web.Response:
+        form = await self._form(request)
+        try:
+            return await work(self, request, form)
+        except BadWebhook as exc:
+            log.warning("twilio webhook %s rejected: %s", request.path, exc)
+            return web.Response(status=400, text=f"bad Twilio webhook: {exc}\n")
+
+    return route
+
+
+def on_live_call(work: CallWork) -> Work:
+    """Work on the live call the form's CallSid names; a call we do not hold (a restart lost it, or a
+    stray request) is ended politely with a bare <Hangup/>."""
+
+    @functools.wraps(work)
+    async def answer(self: TwilioWebhooks, request: web.Request, form: Form) -> web.Response:
+        sid = _sid(form)
+        call = self.bridge.calls.by_sid(sid)
+        if call is None:
+            log.warning("twilio %s for unknown CallSid %s: hanging up", request.path, sid)
+            return _xml(str(twiml.hangup()))
+        return _xml(await work(self, request, form, call))
+
+    return answer
+
+
 class TwilioWebhooks:
     def __init__(self, bridge: TwilioBridge, checker: SignatureChecker) -> None:
         self.bridge = bridge
@@ -116,13 +155,10 @@ class TwilioWebhooks:
         if any(not isinstance(value, str) for value in form.values()):
             log.warning("twilio webhook %s refused: a file in the form", request.path)
             raise web.HTTPBadRequest(text="bad Twilio webhook: Twilio never posts files\n")
-        if not self.checker.is_valid(request, form):  # type: ignore[arg-type]
+        fields = cast(Form, form)  # every value was just checked to be a str
+        if not self.checker.is_valid(request, fields):
             raise web.HTTPForbidden(text="invalid X-Twilio-Signature")
-        return form  # type: ignore[return-value]
-
-    def _live(self, form: Form) -> tuple[str, LiveCall | None]:
-        sid = _sid(form)
-        return sid, self.bridge.calls.by_sid(sid)
+        return fields
 
     @staticmethod
     def _turn(request: web.Request, call: LiveCall) -> int:
@@ -131,162 +167,77 @@ class TwilioWebhooks:
             raise BadWebhook(f"turn {turn} was never handed out for this call")
         return turn
 
-    @staticmethod
-    def _gone(sid: str, path: str) -> web.Response:
-        # A call we do not know (a restart lost it, or a stray request): end it politely.
-        log.warning("twilio %s for unknown CallSid %s: hanging up", path, sid)
-        return _xml(str(twiml.hangup()))
-
     # --- handlers --------------------------------------------------------------------------------
 
-    @public(SIGNED)
-    async def voice(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-        return await _answer(request, self._voice(form))
-
-    async def _voice(self, form: Form) -> web.Response:
+    @signed
+    async def voice(self, request: web.Request, form: Form) -> web.Response:
         incoming = Incoming(sid=_sid(form), caller=form.get("From", "")[:40], dialled=form.get("To", "")[:40])
         return _xml(await self.bridge.incoming(incoming))
 
-    @public(SIGNED)
-    async def gather(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
+    @signed
+    @on_live_call
+    async def gather(self, request: web.Request, form: Form, call: LiveCall) -> str:
+        return await self.bridge.gathered(call, self._turn(request, call), _digits(form))
 
-        async def work() -> web.Response:
-            sid, call = self._live(form)
-            if call is None:
-                return self._gone(sid, request.path)
-            return _xml(await self.bridge.gathered(call, self._turn(request, call), _digits(form)))
+    @signed
+    async def status(self, request: web.Request, form: Form) -> web.Response:
+        await self.bridge.call_status(_sid(form), _status(form, "CallStatus"), _optional_int(form, "CallDuration"),
+                                      request.query.get("call") or None)
+        return web.Response(status=204)
 
-        return await _answer(request, work())
+    @signed
+    @on_live_call
+    async def queue_wait(self, request: web.Request, form: Form, call: LiveCall) -> str:
+        return await self.bridge.queue_wait(call)
 
-    @public(SIGNED)
-    async def status(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
+    @signed
+    @on_live_call
+    async def queue_key(self, request: web.Request, form: Form, call: LiveCall) -> str:
+        return await self.bridge.queue_key(call, self._turn(request, call), _digits(form))
 
-        async def work() -> web.Response:
-            sid = _sid(form)
-            await self.bridge.call_status(sid, _status(form, "CallStatus"), _optional_int(form, "CallDuration"),
-                                          request.query.get("call") or None)
-            return web.Response(status=204)
+    @signed
+    @on_live_call
+    async def queue_left(self, request: web.Request, form: Form, call: LiveCall) -> str:
+        return await self.bridge.queue_left(call, self._turn(request, call), form.get("QueueResult", ""))
 
-        return await _answer(request, work())
+    @signed
+    @on_live_call
+    async def dial(self, request: web.Request, form: Form, call: LiveCall) -> str:
+        turn = self._turn(request, call)
+        agent_id, leg_id = _query_int(request, "agent"), _query_int(request, "leg")
+        return await self.bridge.dial_done(call, turn, agent_id, leg_id, _status(form, "DialCallStatus"))
 
-    @public(SIGNED)
-    async def queue_wait(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
+    @signed
+    async def dial_status(self, request: web.Request, form: Form) -> web.Response:
+        call = self.bridge.calls.by_sid(_sid(form, "ParentCallSid"))
+        if call is not None:
+            await self.bridge.dial_status(call, _query_int(request, "agent"), _query_int(request, "leg"),
+                                          _sid(form), _status(form, "CallStatus"))
+        return web.Response(status=204)
 
-        async def work() -> web.Response:
-            sid, call = self._live(form)
-            if call is None:
-                return self._gone(sid, request.path)
-            return _xml(await self.bridge.queue_wait(call))
+    @signed
+    async def recording(self, request: web.Request, form: Form) -> web.Response:
+        _sid(form, "RecordingSid")
+        _optional_int(form, "RecordingDuration")
+        _optional_int(form, "RecordingChannels")
+        leg_id = _query_int(request, "leg") if "leg" in request.query else None
+        try:
+            await self.bridge.recording_status(leg_id, request.query.get("call"), dict(form))
+        except LookupError as exc:
+            raise BadWebhook(str(exc)) from exc
+        return web.Response(status=204)
 
-        return await _answer(request, work())
+    @signed
+    @on_live_call
+    async def survey(self, request: web.Request, form: Form, call: LiveCall) -> str:
+        return await self.bridge.survey(call, self._turn(request, call), _digits(form))
 
-    @public(SIGNED)
-    async def queue_key(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            sid, call = self._live(form)
-            if call is None:
-                return self._gone(sid, request.path)
-            return _xml(await self.bridge.queue_key(call, self._turn(request, call), _digits(form)))
-
-        return await _answer(request, work())
-
-    @public(SIGNED)
-    async def queue_left(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            sid, call = self._live(form)
-            if call is None:
-                return self._gone(sid, request.path)
-            result = form.get("QueueResult", "")
-            return _xml(await self.bridge.queue_left(call, self._turn(request, call), result))
-
-        return await _answer(request, work())
-
-    @public(SIGNED)
-    async def dial(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            sid, call = self._live(form)
-            if call is None:
-                return self._gone(sid, request.path)
-            turn = self._turn(request, call)
-            agent_id, leg_id = _query_int(request, "agent"), _query_int(request, "leg")
-            status = _status(form, "DialCallStatus")
-            return _xml(await self.bridge.dial_done(call, turn, agent_id, leg_id, status))
-
-        return await _answer(request, work())
-
-    @public(SIGNED)
-    async def dial_status(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            parent = _sid(form, "ParentCallSid")
-            call = self.bridge.calls.by_sid(parent)
-            if call is not None:
-                await self.bridge.dial_status(call, _query_int(request, "agent"), _query_int(request, "leg"),
-                                              _sid(form), _status(form, "CallStatus"))
-            return web.Response(status=204)
-
-        return await _answer(request, work())
-
-    @public(SIGNED)
-    async def recording(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            _sid(form, "RecordingSid")
-            _optional_int(form, "RecordingDuration")
-            _optional_int(form, "RecordingChannels")
-            leg_id = _query_int(request, "leg") if "leg" in request.query else None
-            try:
-                await self.bridge.recording_status(leg_id, request.query.get("call"), dict(form))
-            except LookupError as exc:
-                raise BadWebhook(str(exc)) from exc
-            return web.Response(status=204)
-
-        return await _answer(request, work())
-
-    @public(SIGNED)
-    async def survey(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            sid, call = self._live(form)
-            if call is None:
-                return self._gone(sid, request.path)
-            return _xml(await self.bridge.survey(call, self._turn(request, call), _digits(form)))
-
-        return await _answer(request, work())
-
-    @public(SIGNED)
-    async def outbound_dial(self, request: web.Request) -> web.Response:
-        form = await self._form(request)
-
-        async def work() -> web.Response:
-            _sid(form)
-            call_id = request.query.get("call", "")
-            if not call_id:
-                raise BadWebhook("missing call in the URL")
-            answer = await self.bridge.outbound_dial_done(call_id, _query_int(request, "leg"),
-                                                          _status(form, "DialCallStatus"),
-                                                          _optional_int(form, "DialCallDuration"))
-            return _xml(answer)
-
-        return await _answer(request, work())
-
-
-async def _answer(request: web.Request, work: Awaitable[web.Response]) -> web.Response:
-    try:
-        return await work
-    except BadWebhook as exc:
-        log.warning("twilio webhook %s rejected: %s", request.path, exc)
-        return web.Response(status=400, text=f"bad Twilio webhook: {exc}\n")
+    @signed
+    async def outbound_dial(self, request: web.Request, form: Form) -> web.Response:
+        _sid(form)
+        call_id = request.query.get("call", "")
+        if not call_id:
+            raise BadWebhook("missing call in the URL")
+        return _xml(await self.bridge.outbound_dial_done(call_id, _query_int(request, "leg"),
+                                                         _status(form, "DialCallStatus"),
+                                                         _optional_int(form, "DialCallDuration")))

@@ -258,7 +258,8 @@ class TwilioCaller:
                 self.elapsed_s += float(child.get("length", "1"))
             else:
                 raise WebhookError(f"<{child.tag}> cannot be nested in <Gather>")
-        num_digits = int(verb.get("numDigits")) if verb.get("numDigits") else None
+        num_digits_attr = verb.get("numDigits")
+        num_digits = int(num_digits_attr) if num_digits_attr else None
         finish = verb.get("finishOnKey", "#")
         timeout = int(verb.get("timeout", "5"))
         secure = parse_qs(urlsplit(verb.get("action") or "").query).get("secure") == ["1"]
@@ -329,8 +330,8 @@ class TwilioCaller:
             events = set((noun.get("statusCallbackEvent") or "").split())
             status_url = noun.get("statusCallback")
 
-            async def progress(status: str, duration: int | None = None, *, _events=events, _url=status_url,
-                               _child=child_sid, _ep=endpoint) -> None:
+            async def progress(status: str, duration: int | None = None, *, _events: set[str] = events,
+                               _url: str | None = status_url, _child: str = child_sid, _ep: str = endpoint) -> None:
                 wanted = {"in-progress": "answered"}.get(status, status)
                 if _url and (wanted in _events or (status in _FINAL and "completed" in _events)):
                     params = {"CallSid": _child, "ParentCallSid": self.sid, "CallStatus": status,
