@@ -10,6 +10,8 @@
                   session checks its offer queue, so an Offer interrupts the wait within one slice.
                   Offer → EXEC Dial <endpoint>,<ring s> → GET VARIABLE DIALSTATUS → Acd.offer_answered
                   or offer_failed and back to waiting.
+      Survey      when the agent hangs up first on a queue with `post_call_survey`: the call leaves
+                  the ACD, then qa.survey's steps, the question as GET DATA <file> <timeout ms> 1.
 
 Whatever happens (HANGUP line, 511, closed socket, a command Asterisk never answers, a refused
 command, cancellation) the session ends through `_finish`, which closes the IVR call and tells the
@@ -34,6 +36,7 @@ from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, 
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
 from ivr.service import CallAlreadyStarted, TurnFailed
+from qa import survey as qa_survey
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,14 @@ class RecordingControl(Protocol):
         ...
 
 
+class SurveyDesk(Protocol):
+    """Which queues ask callers to rate the agent, and where the ratings go."""
+
+    def survey_wanted(self, queue: str) -> bool: ...
+
+    async def store_survey(self, call_id: str, agent_id: int, queue: str, score: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
     hold_slice_s: float = 1.0  # an Offer waits at most this long for the current MOH slice to end
@@ -114,6 +125,7 @@ class SessionOptions:
     prompt_position: str = "queue_position"
     prompt_callback_offer: str = "callback_offer"
     prompt_callback_confirmed: str = "callback_confirmed"
+    survey_timeout_s: float = 5.0  # for the one-key rating, as on Twilio
 
 
 class AgiCallSession:
@@ -125,8 +137,10 @@ class AgiCallSession:
         recorder: RecordingControl | None = None,
         options: SessionOptions | None = None,
         close_record: Callable[[str, str], Awaitable[object]] | None = None,
+        survey: SurveyDesk | None = None,
     ) -> None:
         self.chan = channel
+        self.survey = survey
         self.close_record = close_record  # closes the Call row if still open
         self.ivr = ivr
         self.acd = acd
@@ -451,6 +465,8 @@ class AgiCallSession:
             await self.report_answered()
             self._in_acd = True  # call_ended at the finish puts the agent into wrap-up
             self.end_reason = "completed"
+            if status == "ANSWER" and not self.chan.hung_up:  # the agent hung up first
+                await self._after_agent(offer)
             return True
         if not status:
             await self.chan.command("CHANNEL STATUS")  # no DIALSTATUS: is the caller still there?
@@ -459,6 +475,42 @@ class AgiCallSession:
         await acd.offer_failed(call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))
         self._offer = None
         return False
+
+    # --- post-call survey (the steps are qa.survey's) -------------------------------------------------
+
+    async def _after_agent(self, offer: Offer) -> None:
+        acd, call_id = self._queued()
+        queue = self._waiting.queue if self._waiting is not None else None
+        if self.survey is None or queue is None:
+            return
+        if not qa_survey.should_ask(self.survey.survey_wanted(queue), agent_answered=True):
+            return
+        # The conversation is over: the agent goes into wrap-up now, not when the caller has rated.
+        self._in_acd = False
+        await self._quiet(acd.call_ended(call_id, "completed"))
+        try:
+            await self._run_survey(call_id, offer.agent_id, queue)
+        except AgiHangup:  # leaving without rating is the caller's right; the call was completed
+            log.info("agi: call %s: caller hung up during the survey", call_id)
+
+    async def _run_survey(self, call_id: str, agent_id: int, queue: str) -> None:
+        assert self.survey is not None
+        language = self.ivr.language(call_id)
+        step, asked = qa_survey.first_question(), 0
+        while step.step is qa_survey.SurveyStep.ASK:
+            asked += 1
+            question = self._prompts((*step.prompts, qa_survey.QUESTION), language)
+            keys = await self._collect(Gather(question, max_digits=1, timeout_s=self.options.survey_timeout_s), "")
+            step = qa_survey.answer(keys, asked)
+        if step.score is not None:
+            try:
+                await self.survey.store_survey(call_id, agent_id, queue, step.score)
+            except Exception:  # the caller is still thanked; the rating is lost, loudly
+                log.exception("agi: call %s: could not store the survey", call_id)
+        await self._play(self._prompts(step.prompts, language), interruptible=False)
+
+    def _prompts(self, prompt_ids: tuple[str, ...], language: str) -> tuple[Prompt, ...]:
+        return tuple(p for p in (self._prompt(prompt_id, language) for prompt_id in prompt_ids) if p is not None)
 
     async def report_answered(self) -> None:
         """Tell the ACD the agent picked up: from AMI's DialEnd as it happens, else after Dial returns."""

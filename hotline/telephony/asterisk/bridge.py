@@ -14,6 +14,7 @@ from typing import Any
 
 from panoramisk.message import Message
 
+from acd.exceptions import UnknownQueue
 from acd.ports import Offer, OutboundCall, Overflow
 from hotline.db import Database, utcnow
 from hotline.settings import Settings
@@ -22,6 +23,7 @@ from hotline.telephony.asterisk.agi_server import AgiServer
 from hotline.telephony.asterisk.agi_session import CONNECTOR, AcdLike, AgiCallSession, IvrLike, SessionOptions
 from hotline.telephony.asterisk.ami import AmiActionError, AmiClient, AmiError
 from hotline.telephony.asterisk.facts import PbxFacts
+from qa import survey as qa_survey
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,8 @@ class AsteriskBridge:
             await channel.hangup()
             return
         recorder = self if self.ami is not None else None
-        session = AgiCallSession(channel, self.ivr, self.acd, recorder, self.options, self.facts.close_call)
+        session = AgiCallSession(channel, self.ivr, self.acd, recorder, self.options, self.facts.close_call,
+                                 survey=self)
         self._live += 1
         self._idle.clear()
         try:
@@ -171,6 +174,20 @@ class AsteriskBridge:
             "channel_language": req.language,
             "dialplan": f"{req.get('agi_context')},{req.get('agi_extension')},{req.get('agi_priority')}",
         })
+
+    # --- post-call survey (SurveyDesk) ---------------------------------------------------------------
+
+    def survey_wanted(self, queue: str) -> bool:
+        queue_config = getattr(self.acd, "queue_config", None)
+        if queue_config is None:
+            return False
+        try:
+            return bool(queue_config(queue).post_call_survey)
+        except UnknownQueue:  # an unknown queue asks nothing
+            return False
+
+    async def store_survey(self, call_id: str, agent_id: int, queue: str, score: int) -> None:
+        await qa_survey.store_survey(self.db, call_id, agent_id, queue, score)
 
     async def mute_recording(self, channel: str, muted: bool) -> bool:
         if self.ami is None or channel not in self.facts.recording_channels:

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -33,7 +32,7 @@ from hotline.telephony.twilio.rest import RestError, TwilioRest
 from ivr.actions import Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
 from ivr.service import CallAlreadyStarted, TurnFailed
-from qa.models import SurveyResponse
+from qa import survey as qa_survey
 
 if TYPE_CHECKING:
     from acd.service import Acd
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "twilio"
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 DIAL_FAILED = frozenset({"no-answer", "busy", "failed", "canceled"})
-SURVEY_TRIES = 2
 # A turn whose writes fail is answered with an apology and the same question; when the next try
 # fails too, the caller is told and the call is closed rather than left hanging.
 SERVICE_ERROR_TRIES = 2
@@ -335,9 +333,9 @@ class TwilioBridge:
         return await call.once(f"dial:{turn}", step)
 
     async def _after_agent(self, call: LiveCall) -> str:
-        if call.last_agent_id is not None and self._survey_enabled(call.queue):
-            return self._survey_question(call)
-        return str(twiml.hangup([self._prompt(call, "goodbye")]))
+        if qa_survey.should_ask(self._survey_enabled(call.queue), call.last_agent_id is not None):
+            return self._survey_question(call, qa_survey.first_question())
+        return str(twiml.hangup([self._prompt(call, qa_survey.GOODBYE)]))
 
     def _survey_enabled(self, queue: str | None) -> bool:
         if self.acd is None or queue is None:
@@ -347,15 +345,15 @@ class TwilioBridge:
         except Exception:  # noqa: BLE001 - an unknown queue has no survey
             return False
 
-    # --- post-call survey ----------------------------------------------------------------------
+    # --- post-call survey (the steps are qa.survey's) ------------------------------------------------
 
-    def _survey_question(self, call: LiveCall, lead: Sequence[Prompt] = ()) -> str:
+    def _survey_question(self, call: LiveCall, step: qa_survey.SurveyTurn) -> str:
         call.survey_tries += 1
         response = VoiceResponse()
-        twiml.say(response, lead)
-        twiml.key_gather(response, [self._prompt(call, "survey_question")],
+        twiml.say(response, [self._prompt(call, p) for p in step.prompts])
+        twiml.key_gather(response, [self._prompt(call, qa_survey.QUESTION)],
                          self.url(paths.SURVEY, turn=call.next_turn()))
-        twiml.say(response, [self._prompt(call, "goodbye")])
+        twiml.say(response, [self._prompt(call, qa_survey.GOODBYE)])
         response.hangup()
         return str(response)
 
@@ -363,23 +361,14 @@ class TwilioBridge:
         """POST /twilio/survey?turn=N: the caller's 1-5 rating (asked twice at most)."""
 
         async def step() -> str:
-            if digits in ("1", "2", "3", "4", "5"):
-                await self._store_survey(call, int(digits))
-                return str(twiml.hangup([self._prompt(call, "survey_thanks")]))
-            if call.survey_tries < SURVEY_TRIES:
-                lead = [self._prompt(call, "invalid_choice")] if digits else []
-                return self._survey_question(call, lead)
-            return str(twiml.hangup([self._prompt(call, "goodbye")]))
+            next_step = qa_survey.answer(digits, call.survey_tries)
+            if next_step.step is qa_survey.SurveyStep.ASK:
+                return self._survey_question(call, next_step)
+            if next_step.score is not None:
+                await qa_survey.store_survey(self.db, call.call_id, call.last_agent_id, call.queue, next_step.score)
+            return str(twiml.hangup([self._prompt(call, p) for p in next_step.prompts]))
 
         return await call.once(f"survey:{turn}", step)
-
-    async def _store_survey(self, call: LiveCall, score: int) -> None:
-        try:
-            async with self.db.session() as s:
-                s.add(SurveyResponse(call_id=call.call_id, agent_id=call.last_agent_id, queue=call.queue,
-                                     score=score))
-        except IntegrityError:
-            log.info("call %s: survey already stored", call.call_id)
 
     # --- call status and recordings --------------------------------------------------------------
 
