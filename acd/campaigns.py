@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from acd.config import AcdConfig
 from acd.models import MAX_CAMPAIGN_ATTEMPTS, Campaign, CampaignAttempt, CampaignContact
 from hotline.db import Database, aware
-from hotline.db.models import Customer
+from ivr.banking.models import Customer
 
 
 class CampaignOutcome(StrEnum):

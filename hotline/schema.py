@@ -3,7 +3,8 @@
 from acd import models as acd_models
 from hotline.db import Base
 from hotline.db import models as core_models
+from ivr.banking import models as banking_models
 from qa import models as qa_models
 
-MODEL_MODULES = (core_models, qa_models, acd_models)
+MODEL_MODULES = (core_models, banking_models, qa_models, acd_models)
 metadata = Base.metadata

@@ -58,3 +58,22 @@ def test_nothing_below_the_web_layer_imports_it():
     offending = [f"{path.relative_to(ROOT)}: {module}" for path in files for module in imported_modules(path)
                  if module == "hotline.web" or module.startswith("hotline.web.")]
     assert offending == []
+
+
+def test_the_persistence_base_imports_no_domain_package():
+    files = sorted((ROOT / "hotline" / "db").rglob("*.py"))
+    assert any(path.name == "models.py" for path in files)
+    offending = [f"{path.relative_to(ROOT)}: {module}" for path in files for module in imported_modules(path)
+                 if module.split(".")[0] in DOMAIN]
+    assert offending == []
+
+
+def test_the_persistence_base_holds_no_business_tables():
+    from hotline.db import models as core_models
+    from ivr.banking import models as banking_models
+
+    banking = {"customers", "accounts", "cards", "loss_reports", "billers", "biller_registrations", "payments"}
+    core_tables = {getattr(cls, "__tablename__", None) for cls in vars(core_models).values() if isinstance(cls, type)}
+    banking_tables = {getattr(cls, "__tablename__", None) for cls in vars(banking_models).values()
+                      if isinstance(cls, type)}
+    assert core_tables.isdisjoint(banking) and banking <= banking_tables

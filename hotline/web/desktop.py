@@ -19,13 +19,14 @@ from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
 from acd.service import Acd
 from acd.views import AWAY_REASONS
 from hotline.db import Database
-from hotline.db.models import Call, Customer, IvrStep
+from hotline.db.models import Call, IvrStep
 from hotline.web.access import requires
 from hotline.web.bodies import read_json
 from hotline.web.keys import ACD, DB
 from hotline.web.live import HUB, agent_json, own_view
 from hotline.web.middleware import current_user
 from hotline.web.render import render
+from ivr.banking.models import Customer
 
 # Reasons an agent may pick by hand; missed_calls and preview are set by the ACD itself.
 AGENT_AWAY_REASONS = tuple(r for r in AWAY_REASONS if r not in ("missed_calls", "preview"))

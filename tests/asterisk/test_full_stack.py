@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 
 from acd.clock import ManualClock
 from acd.service import Acd
-from hotline.db.models import Agent, AuditLog, Call, Card, IvrStep
+from hotline.db.models import Agent, AuditLog, Call, IvrStep
 from hotline.telephony.asterisk.bridge import AsteriskBridge
+from ivr.banking.models import Card
 from ivr.service import IvrService
 from tests.acd.invariants import check_invariants
 from tests.asterisk.conftest import FAST
@@ -117,7 +118,7 @@ async def test_hangup_at_each_transfer_step_leaves_the_acd_consistent(stack, dem
 
 
 async def _balances(db) -> dict[str, int]:
-    from hotline.db.models import Account
+    from ivr.banking.models import Account
 
     async with db.session() as s:
         return {a.last4: a.balance_fen for a in await s.scalars(select(Account).where(Account.last4.in_(("0001", "0002"))))}
@@ -156,7 +157,7 @@ async def test_every_self_service_operation_over_agi(stack, demo_db, name, keys)
 async def _counts(db) -> tuple[int, int]:
     from sqlalchemy import func
 
-    from hotline.db.models import Payment
+    from ivr.banking.models import Payment
 
     async with db.session() as s:
         return (await s.scalar(select(func.count()).select_from(Call)),

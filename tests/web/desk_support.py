@@ -18,9 +18,10 @@ from acd.ports import Offer, OutboundCall, Overflow
 from acd.service import Acd
 from hotline.app import create_app
 from hotline.db import Database
-from hotline.db.models import Call, Customer, IvrStep, User
+from hotline.db.models import Call, IvrStep, User
 from hotline.settings import Settings
 from hotline.web.keys import ACD
+from ivr.banking.models import Customer
 
 CONNECTOR = "test"
 
