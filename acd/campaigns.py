@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.config import AcdConfig
 from acd.models import MAX_CAMPAIGN_ATTEMPTS, Campaign, CampaignAttempt, CampaignContact
+from bank.models import Customer
 from hotline.db import Database, aware
-from ivr.banking.models import Customer
 
 
 class CampaignOutcome(StrEnum):

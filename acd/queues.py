@@ -17,7 +17,7 @@ from acd.ports import Offer, Overflow, QueueStatus, WaitingCall
 from acd.presence import Presence
 from acd.records import AgentEntry, CallEntry
 from acd.states import CallKind, CallState, EndReason, EventKind, OfferFailure, OverflowKind
-from ivr.banking.models import Customer
+from bank.models import Customer
 
 _ENDED_EARLY_KEPT = 1000  # hang-ups of not-yet-queued calls remembered (bounded)
 _WAITING_OR_RINGING = frozenset({CallState.WAITING, CallState.OFFERED})

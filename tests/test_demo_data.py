@@ -3,11 +3,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select, update
 
+from bank.models import Account, Card, Customer
 from hotline.db import digest_number, verify_secret
 from hotline.db.models import Call, User
 from hotline.demo import NotDemoData, reset_demo
 from hotline.users import add_user
-from ivr.banking.models import Account, Card, Customer
 
 
 async def test_demo_customer_li_wei_has_documented_products(demo_db, settings):

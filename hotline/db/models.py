@@ -1,7 +1,7 @@
 """Core records every package shares: calls with their legs, IVR path and recordings, agents,
 queues, web users and the audit log.
 
-No business tables: customers and their banking products are ivr.banking.models. Calls point at
+No business tables: customers and their banking products are bank.models. Calls point at
 `customers` by table name only, because the persistence base never imports a domain package.
 Passwords are stored only as argon2 hashes.
 """

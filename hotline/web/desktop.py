@@ -18,6 +18,7 @@ from acd import campaigns
 from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
 from acd.service import Acd
 from acd.views import AWAY_REASONS
+from bank.models import Customer
 from hotline.db import Database
 from hotline.db.models import Call, IvrStep
 from hotline.web.access import requires
@@ -26,7 +27,6 @@ from hotline.web.keys import ACD, DB
 from hotline.web.live import HUB, agent_json, own_view
 from hotline.web.middleware import current_user
 from hotline.web.render import render
-from ivr.banking.models import Customer
 
 # Reasons an agent may pick by hand; missed_calls and preview are set by the ACD itself.
 AGENT_AWAY_REASONS = tuple(r for r in AWAY_REASONS if r not in ("missed_calls", "preview"))

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 
 from acd import campaigns
 from acd.models import Callback, Campaign
+from bank.models import Customer
 from hotline.db import Database
 from hotline.db.models import Agent, AuditLog
 from hotline.web.access import requires
@@ -28,7 +29,6 @@ from hotline.web.keys import ACD, DB
 from hotline.web.live import agent_json, own_view, snapshot_json
 from hotline.web.middleware import current_user
 from hotline.web.render import render
-from ivr.banking.models import Customer
 
 SUPERVISORS = ("supervisor", "admin")
 CALLBACK_STATUSES = ("pending", "dialing", "done", "failed", "cancelled")

@@ -1,4 +1,4 @@
-"""BankingBackend on our own tables (ivr.banking.models).
+"""BankingBackend on our own tables (bank.models).
 
 Money moves only in one transaction that first takes the customer's row lock (a no-op UPDATE: a
 row lock on PostgreSQL, the write lock on SQLite), so a customer's payments are serialised: the
@@ -19,10 +19,10 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bank.models import Account, Biller, BillerRegistration, Card, Customer, LossReport, Payment
 from hotline.db import Database, digest_number, hash_secret, utcnow, verify_secret
 from hotline.db.models import AuditLog
 from hotline.settings import Settings
-from ivr.banking.models import Account, Biller, BillerRegistration, Card, Customer, LossReport, Payment
 from ivr.banking.pins import weak_pin_reason
 from ivr.banking.ports import (
     AccountInfo,

@@ -15,7 +15,7 @@ from acd.clock import ManualClock
 from acd.exceptions import AcdError
 from acd.models import CampaignAttempt, CampaignContact
 from acd.service import Acd
-from ivr.banking.models import Customer
+from bank.models import Customer
 from tests.acd.conftest import RecordingBridge, agent_ids
 
 GAP_S = 3600.0

@@ -15,7 +15,7 @@ from acd.models import RoutingEvent
 from acd.offers import RING_GRACE_S
 from acd.ports import QueueStatus
 from acd.service import Acd
-from ivr.banking.models import Customer
+from bank.models import Customer
 from tests.acd.conftest import RecordingBridge, agent_ids, caller
 from tests.acd.invariants import check_invariants
 

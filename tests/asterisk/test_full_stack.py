@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 
 from acd.clock import ManualClock
 from acd.service import Acd
+from bank.models import Card
 from hotline.db.models import Agent, AuditLog, Call, IvrStep
 from hotline.telephony.asterisk.bridge import AsteriskBridge
-from ivr.banking.models import Card
 from ivr.service import IvrService
 from tests.acd.invariants import check_invariants
 from tests.asterisk.conftest import FAST
@@ -118,7 +118,7 @@ async def test_hangup_at_each_transfer_step_leaves_the_acd_consistent(stack, dem
 
 
 async def _balances(db) -> dict[str, int]:
-    from ivr.banking.models import Account
+    from bank.models import Account
 
     async with db.session() as s:
         return {a.last4: a.balance_fen for a in await s.scalars(select(Account).where(Account.last4.in_(("0001", "0002"))))}
@@ -157,7 +157,7 @@ async def test_every_self_service_operation_over_agi(stack, demo_db, name, keys)
 async def _counts(db) -> tuple[int, int]:
     from sqlalchemy import func
 
-    from ivr.banking.models import Payment
+    from bank.models import Payment
 
     async with db.session() as s:
         return (await s.scalar(select(func.count()).select_from(Call)),

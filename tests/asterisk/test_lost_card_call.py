@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 
 from acd.clock import ManualClock
 from acd.service import Acd
+from bank.models import Account, Card, Payment
 from hotline.db import Database, verify_secret
 from hotline.db.models import Call
 from hotline.settings import Settings
 from hotline.telephony.asterisk.bridge import AsteriskBridge
-from ivr.banking.models import Account, Card, Payment
 from ivr.service import IvrService
 from tests.asterisk.conftest import FAST
 from tests.standins.asterisk import FakeAgiCall

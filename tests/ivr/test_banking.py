@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from bank.models import Account, Biller, Card, Customer, LossReport, Payment
 from hotline.db import Database, digest_number, hash_secret, verify_secret
 from hotline.db.models import AuditLog
 from hotline.settings import Settings
-from ivr.banking.models import Account, Biller, Card, Customer, LossReport, Payment
 from ivr.banking.sql import SqlBankingBackend, normalise_number
 
 LI_CARD, LI_PIN = "6222020000000001", "147258"

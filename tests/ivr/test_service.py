@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select
 
+from bank.models import Account, BillerRegistration, Card, LossReport, Payment
 from hotline.db import Database, verify_secret
 from hotline.db.models import AuditLog, Call, IvrStep
 from hotline.settings import Settings
 from ivr.actions import Gather, Hangup, Transfer
-from ivr.banking.models import Account, BillerRegistration, Card, LossReport, Payment
 from ivr.banking.sql import SqlBankingBackend
 from ivr.events import CallStarted, Digits, Timeout
 from ivr.service import IvrService, UnknownCall

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from bank.models import Card
 from hotline.db import Database, verify_secret
 from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
-from ivr.banking.models import Card
 from ivr.events import CallStarted, Digits
 from ivr.path_writer import PathWriter
 from ivr.service import CallAlreadyStarted, IvrService, TurnFailed

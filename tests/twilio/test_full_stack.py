@@ -15,12 +15,12 @@ from acd.clock import ManualClock
 from acd.config import load_for
 from acd.models import Callback
 from acd.service import Acd
+from bank.models import Card
 from hotline.db import Database
 from hotline.db.models import AuditLog, Call, CallLeg, IvrStep, Recording
 from hotline.demo import DEMO_CARDS
 from hotline.settings import Settings
 from hotline.twilio_walker import FarEnd
-from ivr.banking.models import Card
 from ivr.service import IvrService
 from qa.models import SurveyResponse
 from tests.acd.invariants import check_invariants

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bank.models import Account, Card, Payment
 from hotline.db import Database, verify_secret
 from hotline.db.models import Call
 from hotline.demo import DEMO_CARDS
 from hotline.settings import Settings
-from ivr.banking.models import Account, Card, Payment
 from ivr.service import IvrService
 from tests.twilio.harness import Env
 

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 from sqlalchemy import func, select
 
+from bank.models import Account, Payment
 from hotline.db.models import Call
 from hotline.twilio_walker import Webhook
-from ivr.banking.models import Account, Payment
 from tests.twilio.harness import Env
 
 CARD, PIN = "6222020000000001", "147258"  # 李伟's card

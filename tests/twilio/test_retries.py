@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from acd.clock import ManualClock
 from acd.config import load_for
 from acd.service import Acd
+from bank.models import Payment
 from hotline.db import Database
 from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
 from hotline.twilio_walker import GatherInfo, TwilioCaller, Webhook
-from ivr.banking.models import Payment
 from ivr.service import IvrService
 from qa.models import SurveyResponse
 from tests.twilio.harness import Env

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from acd.clock import Clock
 from acd.ports import Offer, OutboundCall, Overflow
 from acd.service import Acd
+from bank.models import Customer
 from hotline.app import create_app
 from hotline.db import Database
 from hotline.db.models import Call, IvrStep, User
 from hotline.settings import Settings
 from hotline.web.keys import ACD
-from ivr.banking.models import Customer
 
 CONNECTOR = "test"
 
