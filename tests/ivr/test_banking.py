@@ -230,9 +230,9 @@ async def test_bill_payment(bank: SqlBankingBackend, demo_db: Database, settings
     assert (payment.kind, payment.to_account_id, biller.code) == ("bill", None, "electricity")
 
 
-async def test_parallel_pin_guesses_are_checked_no_more_than_the_limit(bank: SqlBankingBackend, demo_db: Database,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Guesses sent at once must not all be checked before the first failures lock the card."""
+@pytest.fixture
+def pins_checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every PIN the backend hands to argon2, in order."""
     import ivr.banking.sql as sql
 
     checked: list[str] = []
@@ -243,6 +243,13 @@ async def test_parallel_pin_guesses_are_checked_no_more_than_the_limit(bank: Sql
         return await real_verify(hashed, pin)
 
     monkeypatch.setattr(sql, "verify_secret", counting_verify)
+    return checked
+
+
+async def test_parallel_pin_guesses_are_checked_no_more_than_the_limit(bank: SqlBankingBackend, demo_db: Database,
+                                                                      pins_checked: list[str]) -> None:
+    """Guesses sent at once must not all be checked before the first failures lock the card."""
+    checked = pins_checked
     guesses = [f"{n:06d}" for n in range(900001, 900021)]  # twenty wrong PINs
     results = await asyncio.gather(*(bank.verify("6222020000000001", g) for g in guesses))
     assert len(checked) == 3
@@ -264,20 +271,6 @@ async def set_card_status(db: Database, last4: str, status: str) -> None:
         await s.execute(update(Card).where(Card.last4 == last4).values(status=status))
 
 
-@pytest.fixture
-def pins_checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every PIN the backend hands to argon2, in order."""
-    import ivr.banking.sql as sql
-
-    checked: list[str] = []
-    real_verify = sql.verify_secret
-
-    async def counting_verify(hashed: str, pin: str) -> bool:
-        checked.append(pin)
-        return await real_verify(hashed, pin)
-
-    monkeypatch.setattr(sql, "verify_secret", counting_verify)
-    return checked
 
 
 async def test_a_card_reported_lost_no_longer_verifies_by_card_or_account(
