@@ -1,4 +1,4 @@
-"""ACD records: the routing event log, callbacks and outbound campaigns.
+"""ACD records: agents and queue names, the routing event log, callbacks and outbound campaigns.
 
 Live agent and queue state lives in memory; what must survive a restart (callbacks, campaigns) and
 every routing fact statistics need (the append-only event log) is written here.
@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -27,6 +28,29 @@ from hotline.db import Base, utcnow
 Timestamp = DateTime(timezone=True)
 
 MAX_CAMPAIGN_ATTEMPTS = 3
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Where to ring the agent: "client:agent1" (Twilio Client), "sip:agent1@pbx", "+8613...",
+    # or "PJSIP/agent1" (Asterisk endpoint).
+    endpoint: Mapped[str] = mapped_column(String(128), default="")
+    skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # skill -> level 1..10
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Queue(Base):
+    """Queue names for reference and reporting; their behaviour is configured in config/acd/queues.yaml."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
 
 
 class RoutingEvent(Base):

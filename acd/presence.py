@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from acd.exceptions import AgentLoggedOut, AwayReasonRequired, InactiveAgent, StateNotSettable, UnknownAgent
 from acd.floor import Floor
+from acd.models import Agent
 from acd.records import AgentEntry, CallEntry, Requested
 from acd.states import SETTABLE, STAFFED, AgentState, AwayReason, EventKind
-from hotline.db.models import Agent
 
 _AWAY_REASONS = frozenset(AwayReason)
 _HOLDING_A_CALL = frozenset({AgentState.RESERVED, AgentState.ON_CALL})

@@ -33,6 +33,7 @@ from acd.dialer import CampaignDialer
 from acd.exceptions import AcdError
 from acd.floor import Floor
 from acd.live import snapshot
+from acd.models import Agent
 from acd.offers import RING_GRACE_S, Offers
 from acd.ports import Connector, QueueStatus, WaitingCall
 from acd.presence import Presence
@@ -40,7 +41,6 @@ from acd.queues import Queues
 from acd.states import CUSTOMER_NOT_REACHED, OFFER_FAILURES, AgentState, CallKind
 from acd.views import AcdEvent, AcdSnapshot
 from hotline.db import Database
-from hotline.db.models import Agent
 from hotline.settings import Settings
 
 __all__ = ["CUSTOMER_NOT_REACHED", "OFFER_FAILURES", "RING_GRACE_S", "STOP_GRACE_S", "Acd", "AcdError"]

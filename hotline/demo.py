@@ -11,12 +11,13 @@ from functools import cache
 
 from sqlalchemy import delete, func, select, text
 
+from acd.models import Agent, Queue
 from bank.models import Account, Biller, BillerRegistration, Card, Customer, LossReport
 from hotline.db import Database, digest_number
 from hotline.db.hashing import hash_secret_sync
-from hotline.db.models import Agent, Queue, User
 from hotline.schema import metadata
 from hotline.settings import Settings
+from hotline.staff import User
 
 # argon2 takes ~0.1 s a hash on purpose; the demo's fixed secrets are hashed once per process.
 _demo_hash = cache(hash_secret_sync)

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from calls.models import Call, CallLeg
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import Call, CallLeg
 
 log = logging.getLogger(__name__)
 

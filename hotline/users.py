@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from acd.models import Agent
+from audit.models import AuditLog
 from hotline.db import Database, hash_secret
-from hotline.db.models import Agent, AuditLog, User
 from hotline.roles import ROLES
+from hotline.staff import User
 
 MIN_PASSWORD = 8
 USERNAME_MAX, DISPLAY_NAME_MAX = 64, 100  # the users table's column sizes

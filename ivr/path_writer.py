@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
+from calls.models import Call, IvrStep
 from hotline.db import Database
-from hotline.db.models import Call, IvrStep
 
 
 @dataclass

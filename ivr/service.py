@@ -28,8 +28,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from acd.config import FALLBACK_CATEGORY, AcdConfig, load_for
+from calls.models import Call, IvrStep
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
 from ivr.actions import Action, BridgeAction, Gather, Hangup, RunOperation, Transfer
 from ivr.banking.ports import BankingBackend

@@ -4,9 +4,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bank.models import Account, Card, Customer
+from calls.models import Call
 from hotline.db import digest_number, verify_secret
-from hotline.db.models import Call, User
 from hotline.demo import NotDemoData, reset_demo
+from hotline.staff import User
 from hotline.users import add_user
 
 

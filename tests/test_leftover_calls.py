@@ -9,9 +9,9 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import select
 
+from calls.models import Call, CallLeg
 from hotline.app import create_app
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import Call, CallLeg
 from hotline.settings import Settings
 
 

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from calls.models import Call
 from hotline.db import Database
-from hotline.db.models import Call
 from hotline.settings import Settings, load_settings
 from hotline.softphone import add_arguments, call_server
 

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
-from hotline.db.models import Call
+from calls.models import Call
 from hotline.web.access import requires
 from hotline.web.keys import DB
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from audit.models import AuditLog
 from hotline.db import verify_secret
-from hotline.db.models import AuditLog
 from hotline.users import find_user
 from hotline.web.access import public, requires
 from hotline.web.bodies import read_form

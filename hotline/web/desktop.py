@@ -19,8 +19,8 @@ from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
 from acd.service import Acd
 from acd.views import AWAY_REASONS
 from bank.models import Customer
+from calls.models import Call, IvrStep
 from hotline.db import Database
-from hotline.db.models import Call, IvrStep
 from hotline.web.access import requires
 from hotline.web.bodies import read_json
 from hotline.web.keys import ACD, DB

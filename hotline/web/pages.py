@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from hotline.db.models import User
 from hotline.roles import ROLES
+from hotline.staff import User
 from hotline.users import UserError, add_user
 from hotline.web.access import requires
 from hotline.web.auth import unlock_user

@@ -12,8 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import User, WebSession
 from hotline.settings import Settings
+from hotline.staff import User, WebSession
 
 COOKIE = "hotline_session"
 

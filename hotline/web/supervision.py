@@ -10,10 +10,10 @@ from aiohttp import web
 from sqlalchemy import func, or_, select
 
 from acd import campaigns
-from acd.models import Callback, Campaign
+from acd.models import Agent, Callback, Campaign
+from audit.models import AuditLog
 from bank.models import Customer
 from hotline.db import Database
-from hotline.db.models import Agent, AuditLog
 from hotline.web.access import requires
 from hotline.web.api import page_args, recent_calls
 from hotline.web.bodies import read_form, read_json

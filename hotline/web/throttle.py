@@ -27,8 +27,8 @@ from enum import StrEnum
 
 from sqlalchemy import or_, select
 
+from audit.models import AuditLog
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import AuditLog
 
 log = logging.getLogger(__name__)
 USERNAME_MAX = 64  # the users table's column; the audit target is cut to it too

@@ -19,9 +19,9 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.models import AuditLog
 from bank.models import Account, Biller, BillerRegistration, Card, Customer, LossReport, Payment
 from hotline.db import Database, digest_number, hash_secret, utcnow, verify_secret
-from hotline.db.models import AuditLog
 from hotline.settings import Settings
 from ivr.banking.pins import weak_pin_reason
 from ivr.banking.ports import (

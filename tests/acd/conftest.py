@@ -14,10 +14,10 @@ import pytest
 
 from acd.clock import ManualClock
 from acd.config import AcdConfig, load_for
+from acd.models import Agent
 from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
 from acd.service import Acd
 from hotline.db import Database
-from hotline.db.models import Agent
 from hotline.settings import Settings
 
 

@@ -16,10 +16,9 @@ from sqlalchemy import delete
 
 from acd.clock import ManualClock
 from acd.exceptions import AcdError
-from acd.models import Callback, CallbackAttempt
+from acd.models import Agent, Callback, CallbackAttempt
 from acd.service import Acd
 from acd.states import OfferFailure
-from hotline.db.models import Agent
 from tests.acd.conftest import RecordingBridge, caller
 from tests.acd.invariants import check_invariants
 

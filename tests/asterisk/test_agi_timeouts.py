@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from calls.models import Call
 from hotline.db import Database
-from hotline.db.models import Call
 from hotline.settings import Settings
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from ivr.events import Timeout

@@ -8,7 +8,8 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from hotline.db.models import Agent, Call, CallLeg, Recording
+from acd.models import Agent
+from calls.models import Call, CallLeg, Recording
 from hotline.telephony.asterisk.ami import AmiActionError, AmiAuthError, AmiClient, AmiTimeout
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from tests.asterisk.conftest import FAST, with_ami

@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import select, update
 
 from acd.clock import ManualClock
+from acd.models import Agent
 from acd.service import Acd
+from audit.models import AuditLog
 from bank.models import Card
-from hotline.db.models import Agent, AuditLog, Call, IvrStep
+from calls.models import Call, IvrStep
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from ivr.service import IvrService
 from tests.acd.invariants import check_invariants

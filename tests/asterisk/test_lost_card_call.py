@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from acd.clock import ManualClock
 from acd.service import Acd
 from bank.models import Account, Card, Payment
+from calls.models import Call
 from hotline.db import Database, verify_secret
-from hotline.db.models import Call
 from hotline.settings import Settings
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from ivr.service import IvrService

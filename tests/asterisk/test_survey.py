@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select, update
 
 from acd.clock import ManualClock
+from acd.models import Agent
 from acd.service import Acd
-from hotline.db.models import Agent, Call
+from calls.models import Call
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from ivr.service import IvrService
 from qa.models import SurveyResponse

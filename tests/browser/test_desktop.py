@@ -15,8 +15,9 @@ from sqlalchemy import select
 from acd.models import RoutingEvent
 from acd.ports import WaitingCall
 from acd.service import Acd
+from audit.models import AuditLog
+from calls.models import Call
 from hotline.db import Database
-from hotline.db.models import AuditLog, Call
 from hotline.telephony import asterisk
 from hotline.twilio_walker import FarEnd
 from tests.browser.conftest import log_in

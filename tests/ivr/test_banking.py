@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from audit.models import AuditLog
 from bank.models import Account, Biller, Card, Customer, LossReport, Payment
 from hotline.db import Database, digest_number, hash_secret, verify_secret
-from hotline.db.models import AuditLog
 from hotline.settings import Settings
 from ivr.banking.sql import SqlBankingBackend, normalise_number
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select
 
+from audit.models import AuditLog
 from bank.models import Account, BillerRegistration, Card, LossReport, Payment
+from calls.models import Call, IvrStep
 from hotline.db import Database, verify_secret
-from hotline.db.models import AuditLog, Call, IvrStep
 from hotline.settings import Settings
 from ivr.actions import Gather, Hangup, Transfer
 from ivr.banking.sql import SqlBankingBackend

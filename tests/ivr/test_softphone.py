@@ -9,9 +9,9 @@ import termios
 import pytest
 from sqlalchemy import select
 
+from calls.models import Call
 from hotline import softphone
 from hotline.db import Database
-from hotline.db.models import Call
 from hotline.settings import Settings
 from ivr.actions import Gather
 from ivr.events import Digits, Timeout

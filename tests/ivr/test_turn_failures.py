@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bank.models import Card
+from calls.models import Call, IvrStep
 from hotline.db import Database, verify_secret
-from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
 from ivr.events import CallStarted, Digits
 from ivr.path_writer import PathWriter

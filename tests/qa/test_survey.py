@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hotline.db.models import Agent, Call
+from acd.models import Agent
+from calls.models import Call
 from qa import survey
 from qa.models import SurveyResponse
 from qa.survey import SurveyStep, SurveyTurn

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from acd.ports import Connector, Offer, QueueStatus, WaitingCall
+from calls.models import Call
 from hotline.db import Database
-from hotline.db.models import Call
 from hotline.settings import Settings
 from ivr.actions import Gather, Hangup, Play, Transfer
 from ivr.events import CallStarted, Digits, Timeout

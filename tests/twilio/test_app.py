@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from calls.models import Call
 from hotline.app import create_app
 from hotline.db import Database
-from hotline.db.models import Call
 from hotline.settings import Settings
 from tests.standins.twilio import TwilioStandIn
 from tests.twilio.harness import PUBLIC_URL, twilio_settings

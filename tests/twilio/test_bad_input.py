@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from yarl import URL
 
-from hotline.db.models import Call
+from calls.models import Call
 from tests.twilio.harness import PUBLIC_URL, Env
 from tests.twilio.test_security import SIGNATURE, post, sign, voice_form
 

@@ -15,9 +15,10 @@ from acd.clock import ManualClock
 from acd.config import load_for
 from acd.models import Callback
 from acd.service import Acd
+from audit.models import AuditLog
 from bank.models import Card
+from calls.models import Call, CallLeg, IvrStep, Recording
 from hotline.db import Database
-from hotline.db.models import AuditLog, Call, CallLeg, IvrStep, Recording
 from hotline.demo import DEMO_CARDS
 from hotline.settings import Settings
 from hotline.twilio_walker import FarEnd

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from sqlalchemy import select
 
-from hotline.db.models import Call, CallLeg
+from calls.models import Call, CallLeg
 from tests.twilio.harness import Env
 
 

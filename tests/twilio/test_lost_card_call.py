@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bank.models import Account, Card, Payment
+from calls.models import Call
 from hotline.db import Database, verify_secret
-from hotline.db.models import Call
 from hotline.demo import DEMO_CARDS
 from hotline.settings import Settings
 from ivr.service import IvrService

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from acd.ports import OutboundCall, Overflow
-from hotline.db.models import Call, CallLeg, Recording
+from calls.models import Call, CallLeg, Recording
 from hotline.telephony.twilio.rest import RestError
 from hotline.twilio_walker import FarEnd, GatherInfo, ScriptedKeys
 from tests.twilio.harness import Env

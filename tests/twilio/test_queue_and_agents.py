@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from sqlalchemy import select
 
-from hotline.db.models import Call, CallLeg, Recording
+from calls.models import Call, CallLeg, Recording
 from hotline.twilio_walker import FarEnd
 from qa.models import SurveyResponse
 from tests.twilio.harness import Env

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from sqlalchemy import func, select
 
 from bank.models import Account, Payment
-from hotline.db.models import Call
+from calls.models import Call
 from hotline.twilio_walker import Webhook
 from tests.twilio.harness import Env
 

@@ -14,8 +14,8 @@ from acd.clock import ManualClock
 from acd.config import load_for
 from acd.service import Acd
 from bank.models import Payment
+from calls.models import Call, IvrStep
 from hotline.db import Database
-from hotline.db.models import Call, IvrStep
 from hotline.settings import Settings
 from hotline.twilio_walker import GatherInfo, TwilioCaller, Webhook
 from ivr.service import IvrService

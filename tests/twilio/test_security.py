@@ -9,7 +9,7 @@ import aiohttp
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from hotline.db.models import Call
+from calls.models import Call
 from hotline.twilio_walker import new_sid
 from tests.standins.twilio import TEST_AUTH_TOKEN
 from tests.twilio.harness import PUBLIC_URL, Env

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.db.models import Call, IvrStep
+from calls.models import Call, IvrStep
 from hotline.twilio_walker import HANGUP, GatherInfo, TwilioCaller, Webhook
 from tests.ivr.test_turn_failures import FailingCommits
 from tests.twilio.harness import Env

@@ -17,10 +17,11 @@ from acd.clock import Clock
 from acd.ports import Offer, OutboundCall, Overflow
 from acd.service import Acd
 from bank.models import Customer
+from calls.models import Call, IvrStep
 from hotline.app import create_app
 from hotline.db import Database
-from hotline.db.models import Call, IvrStep, User
 from hotline.settings import Settings
+from hotline.staff import User
 from hotline.web.keys import ACD
 
 CONNECTOR = "test"

@@ -15,8 +15,8 @@ from acd.clock import ManualClock
 from acd.models import Callback, CampaignContact
 from acd.ports import WaitingCall
 from acd.service import Acd
+from calls.models import Call
 from hotline.db import Database
-from hotline.db.models import Call
 from hotline.web import live
 from hotline.web.live import HUB
 from tests.web.conftest import login

@@ -35,10 +35,10 @@ from twilio.request_validator import RequestValidator
 
 from hotline.app import create_app
 from hotline.db import Database
-from hotline.db.models import User
 from hotline.demo import load_demo
 from hotline.schema import metadata
 from hotline.settings import Settings, load_settings
+from hotline.staff import User
 from hotline.web.access import declared_roles, is_public
 from hotline.web.sessions import COOKIE, load_session, open_session
 from tests.conftest import PG_URL

@@ -19,9 +19,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 import hotline.web.auth
+from audit.models import AuditLog
 from hotline.app import create_app
 from hotline.db import Database, utcnow
-from hotline.db.models import AuditLog
 from hotline.web.keys import THROTTLE
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

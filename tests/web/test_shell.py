@@ -53,7 +53,7 @@ async def test_login_lands_on_the_role_page(client, username):
 async def test_wrong_password_is_refused_and_audited(client, demo_db):
     from sqlalchemy import select
 
-    from hotline.db.models import AuditLog
+    from audit.models import AuditLog
 
     response = await login(client, "supervisor1", "nope-nope")
     assert response.status == 401
@@ -96,8 +96,8 @@ async def test_pages_redirect_to_login_and_forbid_wrong_role(client):
 async def test_api_calls_paginates(client, demo_db):
     from datetime import timedelta
 
+    from calls.models import Call
     from hotline.db import utcnow
-    from hotline.db.models import Call
 
     start = utcnow()
     async with demo_db.session() as s:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from acd.models import Callback, Campaign, CampaignContact
 from acd.ports import WaitingCall
-from hotline.db.models import AuditLog
+from audit.models import AuditLog
 from tests.web.desk_support import CONNECTOR, add_call, agent_id_of, customer_id_of
 from tests.web.test_desktop import LI_MOBILE, Desk, _next, _state
 from tests.web.test_desktop import desk as desk  # noqa: F401 - the fixture

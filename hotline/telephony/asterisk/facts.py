@@ -24,8 +24,8 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calls.models import Call, CallLeg, Recording
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import Call, CallLeg, Recording
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
+from calls.models import Call, CallLeg, Recording
 from hotline.db import Database, aware, utcnow
-from hotline.db.models import Call, CallLeg, Recording
 from hotline.logs import mark_secret
 from hotline.settings import Settings
 from hotline.telephony.twilio import twiml

@@ -1,9 +1,7 @@
-"""Core records every package shares: calls with their legs, IVR path and recordings, agents,
-queues, web users and the audit log.
+"""The call record: each call, its legs, the caller's path through the menus and its recordings.
 
-No business tables: customers and their banking products are bank.models. Calls point at
-`customers` by table name only, because the persistence base never imports a domain package.
-Passwords are stored only as argon2 hashes.
+Written only through calls.record.CallRecord. Calls point at `customers` and `agents` by table name
+only: the call record imports no other domain package.
 """
 
 from __future__ import annotations
@@ -28,9 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hotline.db.base import Base, utcnow
 
 Timestamp = DateTime(timezone=True)
-
-
-# --- calls ------------------------------------------------------------------------------------------
 
 
 class Call(Base):
@@ -122,74 +117,3 @@ class Recording(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     leg: Mapped[CallLeg | None] = relationship(back_populates="recording")
-
-
-# --- contact centre -----------------------------------------------------------------------------
-
-
-class Agent(Base):
-    __tablename__ = "agents"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    # Where to ring the agent: "client:agent1" (Twilio Client), "sip:agent1@pbx", "+8613...",
-    # or "PJSIP/agent1" (Asterisk endpoint).
-    endpoint: Mapped[str] = mapped_column(String(128), default="")
-    skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # skill -> level 1..10
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-
-
-class Queue(Base):
-    """Queue names for reference and reporting; their behaviour is configured in config/acd/queues.yaml."""
-
-    __tablename__ = "queues"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(32), unique=True)
-    description: Mapped[str] = mapped_column(String(200), default="")
-
-
-# --- web users and audit ------------------------------------------------------------------------
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | qa | admin
-    display_name: Mapped[str] = mapped_column(String(100), default="")
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), unique=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-
-    agent: Mapped[Agent | None] = relationship()
-
-
-class WebSession(Base):
-    """Server-side login session; the cookie holds a random token, we keep only its SHA-256."""
-
-    __tablename__ = "web_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(Timestamp)
-
-    user: Mapped[User] = relationship()
-
-
-class AuditLog(Base):
-    """Security and compliance trail: logins, PIN lockouts, recording playback, forced states..."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(64))  # "user:supervisor1", "call:<id>", "system"
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    target: Mapped[str] = mapped_column(String(128), default="")
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
