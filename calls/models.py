@@ -117,3 +117,22 @@ class Recording(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     leg: Mapped[CallLeg | None] = relationship(back_populates="recording")
+
+
+class CallEvent(Base):
+    """One fact about a call, never updated or deleted: statistics replay these for any period.
+
+    A fact is recorded once: (call, fact, key) is unique, so a retried webhook, a replayed AMI event
+    or a second report of the same thing changes nothing. The caller's path through the menus is its
+    own append-only log (`ivr_steps`, numbered per call) and is not repeated here.
+    """
+
+    __tablename__ = "call_events"
+    __table_args__ = (UniqueConstraint("call_id", "fact", "key", name="uq_call_events_fact"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    fact: Mapped[str] = mapped_column(String(24))  # calls.facts.Fact
+    key: Mapped[str] = mapped_column(String(80), default="")  # what makes this fact one of a kind
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

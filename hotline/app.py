@@ -12,13 +12,13 @@ from aiohttp import web
 
 from acd.config import load_for
 from acd.service import Acd
+from calls.record import CallRecord
 from hotline.db import Database
-from hotline.leftover_calls import close_calls_left_open
 from hotline.settings import Settings
 from hotline.telephony import asterisk, twilio
 from hotline.web import api, auth, bodies, desktop, headers, health, live, pages, supervision
 from hotline.web.health import READINESS_CHECKS
-from hotline.web.keys import ACD, DB, IVR, SETTINGS
+from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 from hotline.web.middleware import auth_middleware, error_middleware
 from ivr.service import IvrService, routing_of
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
             yield
             await app[DB].dispose()
         app.cleanup_ctx.append(_database)
+    app[RECORD] = CallRecord(app[DB])
     app.cleanup_ctx.append(_close_calls_left_open)  # before the bridges and the ACD take calls
 
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
@@ -58,7 +59,10 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
 
 
 async def _close_calls_left_open(app: web.Application) -> AsyncIterator[None]:
-    await close_calls_left_open(app[DB])
+    """A crash or a kill ends a process, not the rows of its calls: nothing of this process serves
+    the calls still open, so they are closed before any call is taken. (One node for now: with
+    several nodes sharing the database, a node must close only the calls it owned.)"""
+    await app[RECORD].close_left_open()
     yield
 
 
@@ -71,7 +75,7 @@ def _setup_call_handling(app: web.Application) -> None:
     settings, db = app[SETTINGS], app[DB]
     acd = Acd(load_for(settings), db, settings)
     app[ACD] = acd
-    app[IVR] = IvrService(settings, db, is_open=acd.is_open, routing=routing_of(acd.config))
+    app[IVR] = IvrService(settings, db, is_open=acd.is_open, routing=routing_of(acd.config), record=app[RECORD])
 
     async def run_acd(app: web.Application) -> AsyncIterator[None]:
         await app[ACD].start()  # restored callbacks may dial at once: the REST client is up by now

@@ -1,9 +1,9 @@
 """The IVR as the bridges see it: calls in, bridge actions out, the caller's path stored.
 
 Runs the engine, carries out its `RunOperation`s against the BankingBackend (feeding the outcome
-back until the engine waits for the caller again), and writes the call and its path to the
-database after every turn (turns of concurrent calls share a commit: ivr/path_writer.py). Sessions live in memory, one per call; events for one call are handled
-one at a time.
+back until the engine waits for the caller again), and reports the call and its path to the call
+record (calls.record) after every turn. Sessions live in memory, one per call; events for one call
+are handled one at a time.
 
 A turn is applied only when its writes commit: when they fail, the session is put back as it was
 before the event and TurnFailed is raised, so the bridge can answer the same event again (a
@@ -18,18 +18,14 @@ import asyncio
 import copy
 import dataclasses
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
 from acd.config import FALLBACK_CATEGORY, AcdConfig, load_for
-from calls.models import Call, IvrStep
-from hotline.db import Database, aware, utcnow
+from calls.record import CallRecord
+from hotline.db import Database, utcnow
 from hotline.settings import Settings
 from ivr.actions import Action, BridgeAction, Gather, Hangup, RunOperation, Transfer
 from ivr.banking.ports import BankingBackend
@@ -37,11 +33,12 @@ from ivr.banking.sql import SqlBankingBackend
 from ivr.engine import BRIDGE_PROMPTS, ENGINE_PROMPTS, Engine
 from ivr.events import CallStarted, Digits, Event, HungUp, OperationResult, Timeout
 from ivr.menus import Routing, load_menus
-from ivr.path_writer import PathWriter
 from ivr.prompts import PromptBook, load_prompts
 from ivr.session import Session
 
 log = logging.getLogger(__name__)
+
+IVR = "ivr"  # who closes a call whose first turn failed, in the record
 
 _FINAL = (Gather, Transfer, Hangup)
 
@@ -54,11 +51,6 @@ def routing_of(config: AcdConfig) -> Routing:
 
 class UnknownCall(LookupError):
     """No IVR session for this call id: never started here, or already over."""
-
-
-class CallAlreadyStarted(Exception):
-    """The transport's id for this call (CallSid, Uniqueid) is already in the database: a replayed
-    first webhook or a second FastAGI session for a call that was (or is being) served."""
 
 
 class TurnFailed(Exception):
@@ -83,7 +75,8 @@ class Turn:
 class IvrService:
     def __init__(self, settings: Settings, db: Database, *, backend: BankingBackend | None = None,
                  is_open: Callable[[str, datetime], bool] | None = None,
-                 clock: Callable[[], datetime] = utcnow, routing: Routing | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, routing: Routing | None = None,
+                 record: CallRecord | None = None) -> None:
         prompts_path = settings.config_path(settings.ivr.prompts)
         self.prompts: PromptBook = load_prompts(prompts_path)
         routing = routing or routing_of(load_for(settings))
@@ -98,26 +91,16 @@ class IvrService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._stored: dict[str, int] = {}  # path steps already written, per call
         self._done: dict[str, list[_DoneOperation]] = {}  # operations of the last failed turn, per call
-        self._writer = PathWriter(db)
+        self.record = record or CallRecord(db, clock=clock)
 
     # --- the API the bridges call -----------------------------------------------------------------
 
     async def start_call(self, channel: str, external_id: str, event: CallStarted) -> Turn:
-        """Open the call and run its first turn. CallAlreadyStarted: `external_id` is taken (nothing
+        """Open the call and run its first turn. CallAlreadyOpened: `external_id` is taken (nothing
         done); TurnFailed: the first turn could not be stored (the call is closed as "service_error")."""
-        if external_id and await self._taken(channel, external_id):
-            raise CallAlreadyStarted(f"{channel} call {external_id} was already started")
-        call_id = str(uuid.uuid4())
-        now = self._clock()
-        try:
-            await self._writer.write([], {
-                "id": call_id, "channel": channel, "external_id": external_id or None, "direction": "inbound",
-                "caller_number": event.caller_number, "dialled_number": event.dialled_number,
-                "language": event.language or self.settings.ivr.default_language, "status": "in-progress",
-                "started_at": now, "answered_at": now, "verified": False, "self_service_done": False,
-                "attributes": {}}, new_call=True)
-        except IntegrityError as exc:  # the same id, started at the same moment by another request or node
-            raise CallAlreadyStarted(f"{channel} call {external_id} was already started") from exc
+        call_id = await self.record.open_inbound(
+            channel, external_id, caller=event.caller_number, dialled=event.dialled_number,
+            language=event.language or self.settings.ivr.default_language)
         session = self.engine.new_session(call_id)
         log.info("call started", extra={"call_id": call_id, "channel": channel})
         self._sessions[call_id] = session
@@ -148,7 +131,7 @@ class IvrService:
         a flow stores nothing before its last step. Safe to call twice or after a transfer."""
         lock = self._locks.get(call_id)
         if lock is None:
-            if not await self._known(call_id):
+            if not await self.record.exists(call_id):
                 raise UnknownCall(call_id)
             return
         async with lock:
@@ -187,22 +170,10 @@ class IvrService:
         except KeyError:
             raise UnknownCall(call_id) from None
 
-    async def _known(self, call_id: str) -> bool:
-        async with self.db.session() as s:
-            return bool(await s.scalar(select(func.count()).select_from(Call).where(Call.id == call_id)))
-
-    async def _taken(self, channel: str, external_id: str) -> bool:
-        async with self.db.session() as s:
-            return bool(await s.scalar(select(func.count()).select_from(Call)
-                                       .where(Call.channel == channel, Call.external_id == external_id)))
-
     async def _close_unserved(self, call_id: str, reason: str) -> None:
         """Close a call whose first turn failed; if the database still refuses, the start-up sweep will."""
-        ended = self._clock()
         try:
-            async with self.db.session() as s:
-                await s.execute(update(Call).where(Call.id == call_id, Call.ended_at.is_(None))
-                                .values(status="completed", ended_at=ended, end_reason=reason, duration_s=0))
+            await self.record.closed(call_id, reason, by=IVR)
         except Exception:  # noqa: BLE001 - the turn's failure is what the bridge reports
             log.exception("call %s: could not close the call after its first turn failed", call_id)
 
@@ -283,11 +254,11 @@ class IvrService:
         raise ValueError(f"unknown IVR operation {name!r}")
 
     async def _store(self, session: Session, *, final: bool) -> None:
-        """Write the new path steps and what the IVR learnt about the call."""
+        """Write the new path steps and what the IVR learnt about the call; close a call that ends here."""
         call_id = session.call_id
         first = self._stored[call_id]
         steps = session.path
-        values: dict[str, Any] = {
+        learnt: dict[str, Any] = {
             "customer_id": session.customer.id if session.customer else None,
             "verified": session.identity_verified,
             "language": session.language,
@@ -295,25 +266,16 @@ class IvrService:
             "self_service_done": session.contained,
         }
         if session.transferred:
-            values["queue"] = session.queue
+            learnt["queue"] = session.queue
         now = self._clock()
         rows = [{"call_id": call_id, "seq": first + offset + 1, "at": now, "node": step.node[:64],
                  "kind": step.kind, "detail": step.detail[:200], "outcome": step.outcome[:64]}
                 for offset, step in enumerate(steps)]
         if final and not session.transferred:
-            # the end of a self-service call: once per call, with its duration
-            async with self.db.session() as s:
-                if rows:
-                    await s.execute(insert(IvrStep), rows)
-                call = await s.get_one(Call, call_id)
-                if call.ended_at is None:
-                    ended = self._clock()
-                    values.update(status="completed", ended_at=ended, end_reason=session.end_reason[:64],
-                                  duration_s=max(0, int((ended - aware(call.started_at)).total_seconds())))
-                await s.execute(update(Call).where(Call.id == call_id).values(**values))
+            # a self-service call ends in the IVR; a transferred one ends with its agent or in the queue
+            await self.record.ivr_ended(call_id, rows, learnt, session.end_reason)
         else:
-            # every other turn, and the last one of a transferred call, whose end the ACD records
-            await self._writer.write(rows, {"id": call_id, **values})
+            await self.record.ivr_turn(call_id, rows, learnt)
         self._stored[call_id] = first + len(steps)
         steps.clear()
 

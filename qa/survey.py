@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
+from calls.record import CallRecord
 from hotline.db import Database
 from qa.models import SurveyResponse
 
@@ -60,10 +61,12 @@ def answer(keys: str, asked: int) -> SurveyTurn:
     return SurveyTurn(SurveyStep.GOODBYE, (GOODBYE,))
 
 
-async def store_survey(db: Database, call_id: str, agent_id: int | None, queue: str | None, score: int) -> bool:
-    """Store the rating once per call (the table's call_id is unique); False when already stored."""
-    if not 1 <= score <= 5:
-        raise ValueError(f"survey score {score} is not 1-5")
+async def store_survey(record: CallRecord, db: Database, call_id: str, agent_id: int | None, queue: str | None,
+                       score: int) -> bool:
+    """Report the rating to the call record and keep it for QA, once per call; False when already stored."""
+    if not await record.survey_answered(call_id, agent_id, queue, score):
+        log.info("call %s: survey already stored", call_id)
+        return False
     try:
         async with db.session() as s:
             s.add(SurveyResponse(call_id=call_id, agent_id=agent_id, queue=queue, score=score))

@@ -19,11 +19,12 @@ from acd.models import Callback, CampaignAttempt, CampaignContact, RoutingEvent
 from acd.service import Acd
 from acd.views import AWAY_REASONS
 from bank.models import Customer
+from calls.exceptions import NoSuchCall
 from calls.models import Call, IvrStep
 from hotline.db import Database
 from hotline.web.access import requires
 from hotline.web.bodies import read_json
-from hotline.web.keys import ACD, DB
+from hotline.web.keys import ACD, DB, RECORD
 from hotline.web.live import HUB, agent_json, own_view
 from hotline.web.middleware import current_user
 from hotline.web.render import render
@@ -216,13 +217,10 @@ async def save_wrapup(request: web.Request) -> web.Response:
     # an agent who was only offered the call may read its card but not write its wrap-up
     if not await may_see_call(request, call_id, agent_id, kinds=("answered",)):
         raise web.HTTPNotFound(text=f"no call {call_id} answered by you")
-    async with request.app[DB].session() as s:
-        call = await s.get(Call, call_id)
-        if call is None:
-            raise web.HTTPNotFound(text=f"call {call_id} has no record yet")
-        call.wrapup_code, call.notes = wrap.wrapup_code, wrap.notes
-        if call.business_category is None:
-            call.business_category = wrap.wrapup_code
+    try:
+        await request.app[RECORD].wrapped_up(call_id, agent_id, wrap.wrapup_code, wrap.notes)
+    except NoSuchCall:
+        raise web.HTTPNotFound(text=f"call {call_id} has no record yet") from None
     if wrap.ready:
         await request.app[ACD].ready(agent_id)
     return web.json_response({"call_id": call_id, "wrapup_code": wrap.wrapup_code, "notes": wrap.notes})

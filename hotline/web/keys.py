@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from calls.record import CallRecord
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.web.throttle import LoginThrottle
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+RECORD = web.AppKey("call_record", CallRecord)
 # typed by the annotation alone: IvrService and Acd are imported for the type checker only
 IVR: web.AppKey[IvrService] = web.AppKey("ivr")
 ACD: web.AppKey[Acd] = web.AppKey("acd")

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from acd.models import Agent
 from hotline.settings import Settings
 from hotline.telephony.asterisk.agi_session import SessionOptions
 from hotline.telephony.asterisk.bridge import AsteriskBridge
@@ -22,8 +23,11 @@ FAST = SessionOptions(hold_slice_s=0.25, announce_every_s=1.0)
 
 
 @pytest.fixture
-def ivr() -> ScriptedIvr:
-    return ScriptedIvr()
+async def ivr(db) -> ScriptedIvr:
+    # the offers of these tests name agents 1-9: the call record keeps their legs
+    async with db.session() as s:
+        s.add_all(Agent(id=agent_id, name=f"agent{agent_id}") for agent_id in range(1, 10))
+    return ScriptedIvr(db=db)
 
 
 @pytest.fixture

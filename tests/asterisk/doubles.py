@@ -7,6 +7,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from acd.ports import Offer, QueueStatus, WaitingCall
+from calls.models import Call
+from hotline.db import Database
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
 
@@ -41,10 +43,14 @@ class ScriptedIvr:
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
     prompts: Prompts = field(default_factory=Prompts)
     _state: dict[str, str] = field(default_factory=dict)
+    db: Database | None = None  # when given, the call gets its row (as the real IVR opens it) for the bridge's facts
 
     async def start_call(self, channel: str, external_id: str, event: CallStarted) -> Turn:
         self.started.append(event)
         call_id = f"call-{external_id}"
+        if self.db is not None:
+            async with self.db.session() as s:
+                s.add(Call(id=call_id, channel=channel, external_id=external_id, caller_number=event.caller_number))
         self._state[call_id] = "menu"
         return Turn(call_id, [SetAttribute("language", "en-US"), Play((prompt("welcome"),)), MENU])
 

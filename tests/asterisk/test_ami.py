@@ -118,12 +118,15 @@ async def test_action_timeout_and_silent_connection_is_dropped(ami_server: FakeA
 
 
 async def make_call(db, uniqueid: str, call_id: str) -> None:
+    """A call as the IVR opens it: the call and the caller's leg, named by the channel's Uniqueid."""
     async with db.session() as s:
         s.add(Call(id=call_id, channel="asterisk", external_id=uniqueid, caller_number="13800138000", attributes={}))
+        await s.flush()
+        s.add(CallLeg(call_id=call_id, kind="caller", external_id=uniqueid, endpoint="13800138000"))
 
 
 async def ami_bridge(settings, db, server, acd=None, ivr=None) -> AsteriskBridge:
-    bridge = AsteriskBridge(with_ami(settings, server.port), db, ivr or ScriptedIvr(), acd or RecordingAcd(),
+    bridge = AsteriskBridge(with_ami(settings, server.port), db, ivr or ScriptedIvr(db=db), acd or RecordingAcd(),
                             options=FAST, ami_backoff_s=(0.01, 0.05))
     await bridge.start()
     await bridge.ami.wait_logged_in()
@@ -197,7 +200,7 @@ async def test_recording_row_from_mixmonitor_events_and_hangup_ends_it(settings,
 
 
 async def test_secure_gather_mutes_the_running_recording(settings, db, ami_server, caplog) -> None:
-    ivr = ScriptedIvr()
+    ivr = ScriptedIvr(db=db)
     ami_server.channels["1795353419.13"] = {"Channel": "PJSIP/caller-00000001"}
     bridge = await ami_bridge(settings, db, ami_server, ivr=ivr)
     try:
@@ -246,7 +249,6 @@ async def test_dialend_reports_the_answer_before_dial_returns(settings, db, ami_
     ami_server.channels["1795353419.13"] = {"Channel": "PJSIP/caller-00000001"}
     bridge = await ami_bridge(settings, db, ami_server, acd)
     talking = asyncio.Event()
-    await make_call(db, "1795353419.13", "call-1795353419.13")  # ScriptedIvr keeps no records itself
     async with db.session() as s:
         s.add(Agent(id=7, name="Agent Seven", endpoint="PJSIP/agent1"))
     try:
@@ -268,8 +270,9 @@ async def test_dialend_reports_the_answer_before_dial_returns(settings, db, ami_
         assert [c[0] for c in acd.calls] == ["enqueue", "offer_answered", "call_ended"]
         async with db.session() as s:
             leg = (await s.execute(select(CallLeg))).scalar_one()
-        assert (leg.kind, leg.agent_id, leg.endpoint, leg.end_reason) == (
-            "agent", 7, "PJSIP/agent1-00000002", "cause-16 Normal Clearing")
+        assert (leg.kind, leg.agent_id, leg.endpoint, leg.external_id, leg.end_reason) == (
+            "agent", 7, "PJSIP/agent1", "1795353420.2", "cause-16 Normal Clearing")
+        assert leg.answered_at is not None
     finally:
         await bridge.stop()
 
@@ -325,7 +328,6 @@ async def test_ami_restart_while_a_caller_waits_on_hold(settings, db, ami_server
         runner = asyncio.create_task(phone.run())
         await phone.wait_for("WAIT FOR DIGIT 250")
         call_id = next(iter(bridge.sessions))
-        await make_call(db, "1795353419.13", call_id)  # the record of the call on hold
         await make_call(db, "unrelated.1", "stale-call")
         await ami_server.restart()  # CoreShowChannels now lists nothing at all
         await bridge.ami.wait_until(lambda: bridge.ami.connections == 2)
@@ -403,6 +405,7 @@ async def test_resync_leaves_calls_that_began_after_the_channel_list_was_asked_f
     not be closed as "gone"."""
     from datetime import timedelta
 
+    from calls.record import CallRecord
     from hotline.db import utcnow
     from hotline.telephony.asterisk.facts import PbxFacts
 
@@ -412,7 +415,7 @@ async def test_resync_leaves_calls_that_began_after_the_channel_list_was_asked_f
                    attributes={}))
         s.add(Call(id="new", channel="asterisk", external_id="1.2", started_at=asked_at + timedelta(seconds=1),
                    attributes={}))
-    closed = await PbxFacts(db).resync_channels(set(), set(), keep=(), started_before=asked_at)
+    closed = await PbxFacts(CallRecord(db)).resync_channels(set(), set(), keep=(), started_before=asked_at)
     assert closed == 1
     async with db.session() as s:
         old, new = await s.get(Call, "old"), await s.get(Call, "new")

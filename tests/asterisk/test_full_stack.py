@@ -202,7 +202,7 @@ async def test_agi_turns_that_keep_failing_apologise_then_end_the_call(stack, de
 
     bridge, ivr, _ = stack
     phone = FakeAgiCall(bridge.agi.port, keys=["1", "1", "1"])
-    writer = ivr._writer
+    writer = ivr.record._batch
     real_commit = writer._commit
     commits = 0
 

@@ -15,7 +15,7 @@ async def test_setup_runs_the_listener_and_ami_with_the_app(settings, db, ami_se
     app = web.Application()
     app[SETTINGS] = with_ami(settings, ami_server.port)
     app[DB] = db
-    ivr = ScriptedIvr()
+    ivr = ScriptedIvr(db=db)
     app[IVR] = ivr
     asterisk.setup(app)
     assert asterisk.status(app) == {"asterisk_agi": False, "asterisk_ami": False}
@@ -39,7 +39,7 @@ async def test_setup_with_ami_disabled_reports_only_the_listener(settings, db) -
     app = web.Application()
     app[SETTINGS] = settings
     app[DB] = db
-    app[IVR] = ScriptedIvr()
+    app[IVR] = ScriptedIvr(db=db)
     asterisk.setup(app)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -20,19 +20,20 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bank.models import Card
+from calls.batch import BatchWriter, Write
+from calls.exceptions import CallAlreadyOpened
 from calls.models import Call, IvrStep
 from hotline.db import Database, verify_secret
 from hotline.settings import Settings
 from ivr.events import CallStarted, Digits
-from ivr.path_writer import PathWriter
-from ivr.service import CallAlreadyStarted, IvrService, TurnFailed
+from ivr.service import IvrService, TurnFailed
 from tests.ivr.test_service import LI_PIN, Caller
 
 
 class FailingCommits:
-    """Stands in for PathWriter._commit: the next `times` commits fail as a lost database would."""
+    """Stands in for BatchWriter._commit: the next `times` commits fail as a lost database would."""
 
-    def __init__(self, writer: PathWriter, times: int) -> None:
+    def __init__(self, writer: BatchWriter, times: int) -> None:
         self.real: Callable[[Any], Awaitable[None]] = writer._commit
         self.left = times
 
@@ -49,7 +50,7 @@ def service(settings: Settings, demo_db: Database) -> IvrService:
 
 
 def fail_next_commits(monkeypatch: pytest.MonkeyPatch, service: IvrService, times: int = 1) -> None:
-    writer = service._writer
+    writer = service.record._batch
     monkeypatch.setattr(writer, "_commit", FailingCommits(writer, times))
 
 
@@ -96,7 +97,7 @@ async def test_an_operation_of_a_failed_turn_is_not_run_again(service, demo_db, 
 
 
 async def test_a_call_whose_first_turn_fails_is_closed(service, demo_db, monkeypatch) -> None:
-    writer = service._writer
+    writer = service.record._batch
     real = writer._commit
     calls = 0
 
@@ -118,7 +119,7 @@ async def test_a_call_whose_first_turn_fails_is_closed(service, demo_db, monkeyp
 async def test_a_transport_id_is_started_once(service, demo_db) -> None:
     await service.start_call("twilio", "CA" + "2" * 32, CallStarted("+8613800138000", "95588"))
 
-    with pytest.raises(CallAlreadyStarted):
+    with pytest.raises(CallAlreadyOpened):
         await service.start_call("twilio", "CA" + "2" * 32, CallStarted("+8613800138000", "95588"))
     # the same id on another transport is another call
     await service.start_call("asterisk", "CA" + "2" * 32, CallStarted("13800138000", "95588"))
@@ -131,7 +132,7 @@ async def test_two_first_requests_at_once_start_one_call(service, demo_db) -> No
         *(service.start_call("twilio", "CA" + "3" * 32, CallStarted("+8613800138000", "95588")) for _ in range(2)),
         return_exceptions=True)
 
-    assert sorted(type(result).__name__ for result in started) == ["CallAlreadyStarted", "Turn"]
+    assert sorted(type(result).__name__ for result in started) == ["CallAlreadyOpened", "Turn"]
     async with demo_db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Call)) == 1
 
@@ -143,13 +144,13 @@ def call_row(call_id: str, external_id: str) -> dict[str, Any]:
 
 
 async def test_one_bad_write_does_not_fail_the_calls_sharing_its_commit(demo_db) -> None:
-    writer = PathWriter(demo_db)
-    await writer.write([], call_row("first", "CA" + "4" * 32), new_call=True)
+    writer = BatchWriter(demo_db)
+    await writer.write(Write(calls=[call_row("first", "CA" + "4" * 32)]))
 
     results = await asyncio.gather(
-        writer.write([], call_row("second", "CA" + "5" * 32), new_call=True),
-        writer.write([], call_row("again", "CA" + "4" * 32), new_call=True),  # that CallSid is taken
-        writer.write([], call_row("third", "CA" + "6" * 32), new_call=True),
+        writer.write(Write(calls=[call_row("second", "CA" + "5" * 32)])),
+        writer.write(Write(calls=[call_row("again", "CA" + "4" * 32)])),  # that CallSid is taken
+        writer.write(Write(calls=[call_row("third", "CA" + "6" * 32)])),
         return_exceptions=True)
 
     assert [type(r).__name__ for r in results] == ["NoneType", "IntegrityError", "NoneType"]

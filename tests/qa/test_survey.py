@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from acd.models import Agent
 from calls.models import Call
+from calls.record import CallRecord
 from qa import survey
 from qa.models import SurveyResponse
 from qa.survey import SurveyStep, SurveyTurn
@@ -68,8 +69,8 @@ async def _call_and_agent(db) -> tuple[str, int]:
 
 async def test_a_rating_is_stored_once_per_call(db):
     call_id, agent_id = await _call_and_agent(db)
-    assert await survey.store_survey(db, call_id, agent_id, "general", 4) is True
-    assert await survey.store_survey(db, call_id, agent_id, "general", 2) is False
+    assert await survey.store_survey(CallRecord(db), db, call_id, agent_id, "general", 4) is True
+    assert await survey.store_survey(CallRecord(db), db, call_id, agent_id, "general", 2) is False
     async with db.session() as s:
         rows = (await s.scalars(select(SurveyResponse))).all()
     assert [(r.call_id, r.agent_id, r.queue, r.score) for r in rows] == [(call_id, agent_id, "general", 4)]
@@ -79,4 +80,4 @@ async def test_a_rating_is_stored_once_per_call(db):
 async def test_a_score_outside_1_to_5_is_refused(db, score):
     call_id, agent_id = await _call_and_agent(db)
     with pytest.raises(ValueError, match="not 1-5"):
-        await survey.store_survey(db, call_id, agent_id, "general", score)
+        await survey.store_survey(CallRecord(db), db, call_id, agent_id, "general", score)

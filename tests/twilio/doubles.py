@@ -5,12 +5,11 @@ and routing policy. Full-stack tests use the real services (test_full_stack.py).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from acd.ports import Connector, Offer, QueueStatus, WaitingCall
-from calls.models import Call
+from calls.record import CallRecord
 from hotline.db import Database
 from hotline.settings import Settings
 from ivr.actions import Gather, Hangup, Play, Transfer
@@ -29,6 +28,7 @@ class ScriptedIvr:
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.db = db
+        self.record = CallRecord(db)
         self.prompts = load_prompts(settings.config_path(settings.ivr.prompts))
         self.events: list[tuple[str, object]] = []
         self.hangups: list[tuple[str, str]] = []
@@ -37,10 +37,8 @@ class ScriptedIvr:
         return Gather(prompts=(*lead, self.prompts.render("main_menu", "zh-CN")), max_digits=1, finish_on_key="")
 
     async def start_call(self, channel: str, external_id: str, event: CallStarted) -> Turn:
-        call_id = str(uuid.uuid4())
-        async with self.db.session() as s:
-            s.add(Call(id=call_id, channel=channel, external_id=external_id, caller_number=event.caller_number,
-                       dialled_number=event.dialled_number))
+        call_id = await self.record.open_inbound(channel, external_id, caller=event.caller_number,
+                                                 dialled=event.dialled_number, language="zh-CN")
         self.events.append((call_id, event))
         return Turn(call_id, [Play((self.prompts.render("welcome", "zh-CN"),)), self._menu()])
 

@@ -159,7 +159,7 @@ async def test_agent_no_answer_back_to_queue_next_agent_survey(stack) -> None:
         recording = await s.scalar(select(Recording).where(Recording.call_id == call.id))
         survey = await s.scalar(select(SurveyResponse).where(SurveyResponse.call_id == call.id))
     assert [(leg.kind, leg.agent_id, leg.end_reason) for leg in legs] == [
-        ("caller", None, "hangup"), ("agent", a1, "no-answer"), ("agent", a2, "completed")]
+        ("caller", None, "completed"), ("agent", a1, "no-answer"), ("agent", a2, "completed")]
     assert recording.leg_id == legs[2].id and recording.duration_ms == 120_000
     assert (survey.agent_id, survey.queue, survey.score) == (a2, "general", 5)
     assert (call.agent_id, call.queue, call.business_category) == (a2, "general", "other")

@@ -36,7 +36,7 @@ async def test_balance_path_to_hangup_closes_the_call(env: Env) -> None:
     assert call.ended_at is not None and call.answered_at is not None
     assert call.duration_s == int(caller.elapsed_s) > 0
     assert [leg.kind for leg in legs] == ["caller"] and legs[0].ended_at is not None
-    assert env.ivr.hangups == [(call.id, "hangup")]
+    assert env.ivr.hangups == [(call.id, "caller-hangup")]
 
 
 async def test_twiml_answers_are_text_xml(env: Env) -> None:

@@ -42,7 +42,7 @@ async def test_no_answer_goes_back_to_the_queue_then_next_agent_then_survey(make
         surveys = (await s.scalars(select(SurveyResponse))).all()
     assert call.agent_id == 2 and call.status == "completed" and call.duration_s == int(caller.elapsed_s)
     assert [(leg.kind, leg.agent_id, leg.end_reason) for leg in legs] == [
-        ("caller", None, "hangup"), ("agent", 1, "no-answer"), ("agent", 2, "completed")]
+        ("caller", None, "completed"), ("agent", 1, "no-answer"), ("agent", 2, "completed")]
     assert legs[1].answered_at is None and legs[2].answered_at is not None
     assert legs[2].external_id and legs[2].external_id.startswith("CA")
     assert [(r.call_id, r.leg_id, r.status, r.channels, r.duration_ms) for r in recordings] == [
@@ -82,7 +82,7 @@ async def test_callback_offer_on_hold(make_env) -> None:
 
     call_id = env.acd.log[0][1]
     assert ("callback", call_id, "+8613800138000") in env.acd.log
-    assert ("ended", call_id, "hangup") not in env.acd.log  # a booked callback is not an abandoned call
+    assert ("ended", call_id, "caller-hangup") not in env.acd.log  # a booked callback is not an abandoned call
     assert caller.said()[-1] == env.ivr.prompts.render("callback_confirmed", "zh-CN").text
     # position 1, 90 s estimated: "about 2 minutes", then the offer
     position = env.ivr.prompts.render("queue_position", "zh-CN", position=1, minutes=2).text
@@ -98,7 +98,7 @@ async def test_caller_hanging_up_on_hold_is_abandoned_in_the_acd(make_env) -> No
     await env.bridge.drain()
 
     call_id = env.acd.log[0][1]
-    assert env.acd.log[-1] == ("ended", call_id, "hangup")
-    assert env.acd.log.count(("ended", call_id, "hangup")) == 1  # <Enqueue action> and status: told once
+    assert env.acd.log[-1] == ("ended", call_id, "caller-hangup")
+    assert env.acd.log.count(("ended", call_id, "caller-hangup")) == 1  # <Enqueue action> and status: told once
     assert caller.paths()[-2:] == ["/twilio/queue/left", "/twilio/status"]
     assert env.bridge.calls.by_call_id(call_id) is None

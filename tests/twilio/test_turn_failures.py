@@ -24,7 +24,7 @@ def text(env: Env, prompt_id: str) -> str:
 
 
 def fail_commits(env: Env, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
-    writer = env.ivr._writer
+    writer = env.ivr.record._batch
     monkeypatch.setattr(writer, "_commit", FailingCommits(writer, times))
 
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from hotline.telephony.asterisk.bridge import AsteriskBridge
-from hotline.web.keys import ACD, DB, IVR, SETTINGS
+from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 
 BRIDGE = web.AppKey("asterisk_bridge", AsteriskBridge)
 
@@ -28,7 +28,7 @@ def setup(app: web.Application) -> None:
         settings = app[SETTINGS]
         bridge = None
         if settings.agi.enabled or settings.ami.enabled:
-            bridge = AsteriskBridge(settings, app[DB], app[IVR], app.get(ACD))
+            bridge = AsteriskBridge(settings, app[DB], app[IVR], app.get(ACD), record=app.get(RECORD))
             app[BRIDGE] = bridge
             await bridge.start()
         yield

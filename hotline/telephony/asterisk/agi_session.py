@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from acd.ports import Offer, Overflow, QueueStatus, WaitingCall
+from calls.exceptions import CallAlreadyOpened
 from hotline.logs import mark_secret
 from hotline.telephony.asterisk.agi_channel import ALL_KEYS, AgiChannel
 from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, AgiProtocolError
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
-from ivr.service import CallAlreadyStarted, TurnFailed
+from ivr.service import TurnFailed
 from qa import survey as qa_survey
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,32 @@ class RecordingControl(Protocol):
         ...
 
 
+class CallRecordLike(Protocol):
+    """The facts of a call this session reports (calls.record.CallRecord)."""
+
+    async def offered(self, call_id: str, agent_id: int, endpoint: str) -> int: ...
+
+    async def answered(self, call_id: str, agent_id: int, leg_id: int, external_id: str | None = None) -> bool: ...
+
+    async def leg_closed(self, call_id: str, leg_id: int, reason: str) -> bool: ...
+
+    async def customer_of(self, call_id: str) -> int | None: ...
+
+    async def queued(self, call_id: str, queue: str, category: str | None = None) -> bool: ...
+
+    async def closed(self, call_id: str, reason: str, *, by: str, status: str = "completed",
+                     duration_s: int | None = None) -> bool: ...
+
+
+async def report(fact: Awaitable[object], call_id: str | None) -> None:
+    """Report a fact to the call record without ever breaking the call: the caller is served on
+    even when the record cannot be written (the failure is logged with the call)."""
+    try:
+        await fact
+    except Exception:
+        log.exception("agi: call %s: the call record refused a fact", call_id)
+
+
 class SurveyDesk(Protocol):
     """Which queues ask callers to rate the agent, and where the ratings go."""
 
@@ -136,12 +163,13 @@ class AgiCallSession:
         acd: AcdLike | None,
         recorder: RecordingControl | None = None,
         options: SessionOptions | None = None,
-        close_record: Callable[[str, str], Awaitable[object]] | None = None,
+        *,
+        record: CallRecordLike | None = None,
         survey: SurveyDesk | None = None,
     ) -> None:
         self.chan = channel
         self.survey = survey
-        self.close_record = close_record  # closes the Call row if still open
+        self.record = record
         self.ivr = ivr
         self.acd = acd
         self.recorder = recorder
@@ -153,6 +181,7 @@ class AgiCallSession:
         self._in_acd = False
         self._offer: Offer | None = None
         self._offer_reported = False
+        self._leg_id: int | None = None  # the ringing or answered agent's leg in the call record
         self._waiting: WaitingCall | None = None
 
     @property
@@ -188,7 +217,7 @@ class AgiCallSession:
                     failures += 1
                     actions = self._ask_again(failures)
             reason = self.end_reason or "completed"
-        except CallAlreadyStarted:
+        except CallAlreadyOpened:
             reason = "duplicate"
             log.warning("agi: Uniqueid %s belongs to a call already started; hanging up", self.chan.request.uniqueid)
         except TurnFailed:
@@ -241,8 +270,8 @@ class AgiCallSession:
         if self._in_acd and self.acd is not None:
             await self._quiet(self.acd.call_ended(self.call_id, reason))
         await self._quiet(self.ivr.hangup(self.call_id, reason))
-        if self.close_record is not None:
-            await self._quiet(self.close_record(self.call_id, reason))
+        if self.record is not None:
+            await report(self.record.closed(self.call_id, reason, by=CONNECTOR), self.call_id)
         await self._quiet(self.chan.hangup())
 
     async def _quiet(self, awaitable: Any) -> None:
@@ -370,11 +399,14 @@ class AgiCallSession:
             connector=CONNECTOR,
             skills=transfer.skills,
             priority=transfer.priority,
+            customer_id=await self.record.customer_of(self.call_id) if self.record is not None else None,
             caller_number=self.chan.request.caller_number,
         )
         self._waiting = waiting
         status = await self.acd.enqueue(waiting)
         self._in_acd = True
+        if self.record is not None:
+            await report(self.record.queued(self.call_id, transfer.queue, transfer.category), self.call_id)
         await self._wait_for_agent(status)
 
     def _queued(self) -> tuple[AcdLike, str]:
@@ -459,10 +491,12 @@ class AgiCallSession:
             await self.chan.exec("MixMonitor", f"{self.options.record_dir}/{self.call_id}-{offer.agent_id}.wav,b",
                                  takes_s=0)
         log.info("agi: call %s: ringing agent %s", self.call_id, offer.agent_id)
+        self._leg_id = await self._record_offer(call_id, offer)
         await self.chan.exec("Dial", f"{offer.endpoint},{max(1, round(offer.ring_timeout_s))}")
         status = await self.chan.get_variable("DIALSTATUS") or ""
         if status == "ANSWER" or self.agent_answered.is_set():
             await self.report_answered()
+            await self._record_leg_end(call_id, "completed")
             self._in_acd = True  # call_ended at the finish puts the agent into wrap-up
             self.end_reason = "completed"
             if status == "ANSWER" and not self.chan.hung_up:  # the agent hung up first
@@ -470,6 +504,7 @@ class AgiCallSession:
             return True
         if not status:
             await self.chan.command("CHANNEL STATUS")  # no DIALSTATUS: is the caller still there?
+        await self._record_leg_end(call_id, status.lower() or "failed")
         if self.chan.hung_up:
             raise AgiHangup(self.chan.hangup_reason or "caller")  # ACD hears call_ended, agent not blamed
         await acd.offer_failed(call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))
@@ -512,21 +547,43 @@ class AgiCallSession:
     def _prompts(self, prompt_ids: tuple[str, ...], language: str) -> tuple[Prompt, ...]:
         return tuple(p for p in (self._prompt(prompt_id, language) for prompt_id in prompt_ids) if p is not None)
 
-    async def report_answered(self) -> None:
-        """Tell the ACD the agent picked up: from AMI's DialEnd as it happens, else after Dial returns."""
+    async def report_answered(self, agent_uniqueid: str = "") -> None:
+        """Tell the ACD and the record the agent picked up: from AMI's DialEnd as it happens (with the
+        agent channel's Uniqueid), else after Dial returns."""
         offer = self._offer
         self.agent_answered.set()
-        if offer is None or self._offer_reported or self.acd is None:
+        if offer is None or self._offer_reported:
             return
         self._offer_reported = True
-        await self.acd.offer_answered(offer.call_id, offer.agent_id)
+        if self.acd is not None:
+            await self.acd.offer_answered(offer.call_id, offer.agent_id)
+        if self.record is not None and self._leg_id is not None:
+            await report(self.record.answered(offer.call_id, offer.agent_id, self._leg_id, agent_uniqueid or None),
+                         offer.call_id)
+
+    async def _record_offer(self, call_id: str, offer: Offer) -> int | None:
+        if self.record is None:
+            return None
+        try:
+            return await self.record.offered(call_id, offer.agent_id, offer.endpoint)
+        except Exception:
+            log.exception("agi: call %s: the call record refused the offer to agent %s", call_id, offer.agent_id)
+            return None
+
+    async def _record_leg_end(self, call_id: str, reason: str) -> None:
+        leg_id, self._leg_id = self._leg_id, None
+        if self.record is not None and leg_id is not None:
+            await report(self.record.leg_closed(call_id, leg_id, reason), call_id)
 
     async def _overflow(self, overflow: Overflow) -> None:
         acd, call_id = self._queued()
         if overflow.kind == "queue":
             assert self._waiting is not None
             self._waiting = dataclasses.replace(self._waiting, queue=overflow.target)
-            await self._wait_for_agent(await acd.enqueue(self._waiting))
+            status = await acd.enqueue(self._waiting)
+            if self.record is not None:
+                await report(self.record.queued(call_id, overflow.target), call_id)
+            await self._wait_for_agent(status)
         elif overflow.kind == "voicemail":
             self._in_acd = False
             await acd.call_ended(call_id, "voicemail")

@@ -16,11 +16,19 @@ from panoramisk.message import Message
 
 from acd.exceptions import UnknownQueue
 from acd.ports import Offer, OutboundCall, Overflow
+from calls.record import CallRecord
 from hotline.db import Database, utcnow
 from hotline.settings import Settings
 from hotline.telephony.asterisk.agi_channel import AgiChannel
 from hotline.telephony.asterisk.agi_server import AgiServer
-from hotline.telephony.asterisk.agi_session import CONNECTOR, AcdLike, AgiCallSession, IvrLike, SessionOptions
+from hotline.telephony.asterisk.agi_session import (
+    CONNECTOR,
+    AcdLike,
+    AgiCallSession,
+    IvrLike,
+    SessionOptions,
+    report,
+)
 from hotline.telephony.asterisk.ami import AmiActionError, AmiClient, AmiError
 from hotline.telephony.asterisk.facts import PbxFacts
 from qa import survey as qa_survey
@@ -60,6 +68,7 @@ class AsteriskBridge:
         *,
         options: SessionOptions | None = None,
         ami_backoff_s: tuple[float, float] = (0.5, 30.0),
+        record: CallRecord | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -71,7 +80,8 @@ class AsteriskBridge:
         self._live = 0  # AGI calls being handled (registered or not yet)
         self._idle = asyncio.Event()
         self._idle.set()
-        self.facts = PbxFacts(db, acd)
+        self.record = record or CallRecord(db)
+        self.facts = PbxFacts(self.record, acd)
         self.agi: AgiServer | None = None
         self.ami: AmiClient | None = None
         # AMI events and resync snapshots, applied strictly in arrival order by one consumer
@@ -138,13 +148,13 @@ class AsteriskBridge:
 
     async def handle_call(self, channel: AgiChannel) -> None:
         uniqueid = channel.request.uniqueid
-        if uniqueid and await self.facts.call_ended(uniqueid):
+        if uniqueid and await self.record.has_ended(CONNECTOR, uniqueid):
             # a replayed or repeated session for a call already over: nothing of it runs again, not even ANSWER
             log.warning("agi: Uniqueid %s belongs to a call that has ended; refusing the session", uniqueid)
             await channel.hangup()
             return
         recorder = self if self.ami is not None else None
-        session = AgiCallSession(channel, self.ivr, self.acd, recorder, self.options, self.facts.close_call,
+        session = AgiCallSession(channel, self.ivr, self.acd, recorder, self.options, record=self.record,
                                  survey=self)
         self._live += 1
         self._idle.clear()
@@ -167,13 +177,13 @@ class AsteriskBridge:
         self.sessions[session.call_id] = session
         self._by_channel[session.channel_name] = session
         req = session.chan.request
-        await self.facts.annotate_call(session.call_id, {
+        await report(self.record.annotate(session.call_id, {
             "asterisk_channel": req.channel,
             "asterisk_uniqueid": req.uniqueid,
             "caller_name": req.caller_name,
             "channel_language": req.language,
             "dialplan": f"{req.get('agi_context')},{req.get('agi_extension')},{req.get('agi_priority')}",
-        })
+        }), session.call_id)
 
     # --- post-call survey (SurveyDesk) ---------------------------------------------------------------
 
@@ -187,7 +197,7 @@ class AsteriskBridge:
             return False
 
     async def store_survey(self, call_id: str, agent_id: int, queue: str, score: int) -> None:
-        await qa_survey.store_survey(self.db, call_id, agent_id, queue, score)
+        await qa_survey.store_survey(self.record, self.db, call_id, agent_id, queue, score)
 
     async def mute_recording(self, channel: str, muted: bool) -> bool:
         if self.ami is None or channel not in self.facts.recording_channels:
@@ -303,11 +313,7 @@ class AsteriskBridge:
         elif event == "DialEnd" and m.get("DialStatus", "") == "ANSWER":
             session = self._by_channel.get(m.get("Channel", ""))
             if session is not None and session.call_id is not None:
-                offer = session.current_offer
-                await session.report_answered()  # the ACD first: the agent is on the call now
-                await self.facts.agent_answered(
-                    session.call_id, offer.agent_id if offer else None, m.get("DestUniqueid", ""), m.get("DestChannel", "")
-                )
+                await session.report_answered(m.get("DestUniqueid", ""))
 
     async def _resync(self, client: AmiClient) -> None:
         asked_at = utcnow()

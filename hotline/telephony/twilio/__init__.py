@@ -17,7 +17,7 @@ from hotline.telephony.twilio.bridge import TwilioBridge
 from hotline.telephony.twilio.rest import RestError, TwilioRest
 from hotline.telephony.twilio.signature import SignatureChecker
 from hotline.telephony.twilio.webhooks import TwilioWebhooks
-from hotline.web.keys import ACD, DB, IVR, SETTINGS
+from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 
 BRIDGE = web.AppKey("twilio_bridge", TwilioBridge)
 
@@ -32,7 +32,7 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     acd = app.get(ACD)
     rest = TwilioRest(settings.twilio)
-    bridge = TwilioBridge(settings, app[DB], app[IVR], acd, rest)
+    bridge = TwilioBridge(settings, app[DB], app[IVR], acd, rest, app.get(RECORD))
     checker = SignatureChecker(settings.public.url, settings.twilio.auth_token.get_secret_value())
     app[BRIDGE] = bridge
     app.router.add_routes(TwilioWebhooks(bridge, checker).routes())

@@ -13,16 +13,15 @@ import math
 import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from acd.ports import Offer, OutboundCall, Overflow, WaitingCall
-from calls.models import Call, CallLeg, Recording
-from hotline.db import Database, aware, utcnow
+from calls.exceptions import CallAlreadyOpened
+from calls.facts import EndReason
+from calls.record import CallRecord
+from hotline.db import Database
 from hotline.logs import mark_secret
 from hotline.settings import Settings
 from hotline.telephony.twilio import twiml
@@ -31,7 +30,7 @@ from hotline.telephony.twilio.calls import CallRegistry, LiveCall
 from hotline.telephony.twilio.rest import RestError, TwilioRest
 from ivr.actions import Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
-from ivr.service import CallAlreadyStarted, TurnFailed
+from ivr.service import TurnFailed
 from qa import survey as qa_survey
 
 if TYPE_CHECKING:
@@ -61,9 +60,10 @@ class TwilioBridge:
     """One per application. Also the ACD's "twilio" connector (offer, overflow, place_outbound)."""
 
     def __init__(self, settings: Settings, db: Database, ivr: IvrService, acd: Acd | None,
-                 rest: TwilioRest) -> None:
+                 rest: TwilioRest, record: CallRecord | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.record = record or CallRecord(db)
         self.ivr = ivr
         self.acd = acd
         self.rest = rest
@@ -95,12 +95,11 @@ class TwilioBridge:
             call = LiveCall(sid=incoming.sid, call_id=turn.call_id, caller_number=incoming.caller,
                             first_actions=list(turn.actions))
             self._remember_language(call)
-            await self._open_caller_leg(call)
             return call
 
         try:
             call = await self.calls.start_once(incoming.sid, start)
-        except CallAlreadyStarted:
+        except CallAlreadyOpened:
             log.warning("twilio: CallSid %s was already started here: hanging up", incoming.sid)
             return str(twiml.hangup())
         except TurnFailed:
@@ -186,7 +185,7 @@ class TwilioBridge:
             twiml.say(response, [self._prompt(call, "agent_unavailable")])
             response.hangup()
             return
-        customer_id = await self._customer_of(call.call_id)
+        customer_id = await self.record.customer_of(call.call_id)
         call.queue = action.queue
         call.acd_waiting = True
         try:
@@ -200,6 +199,7 @@ class TwilioBridge:
             twiml.say(response, [self._prompt(call, "agent_unavailable")])
             response.hangup()
             return
+        await self.record.queued(call.call_id, action.queue, action.category)
         self._enqueue(call, response)
 
     def _enqueue(self, call: LiveCall, response: VoiceResponse) -> None:
@@ -233,6 +233,7 @@ class TwilioBridge:
                 log.exception("call %s: callback request refused", call.call_id)
                 return str(VoiceResponse())
             call.acd_waiting = False  # the ACD turned the waiting call into a callback
+            call.end_reason = EndReason.CALLBACK
             return str(twiml.hangup([self._prompt(call, "callback_confirmed")]))
 
         return await call.once(f"queue-key:{turn}", step)
@@ -250,7 +251,7 @@ class TwilioBridge:
         return str(twiml.hangup())
 
     async def _abandoned(self, call: LiveCall) -> str:
-        await self._end_in_acd(call, "hangup")
+        await self._end_in_acd(call, EndReason.CALLER_HANGUP)
         return ""
 
     # --- offers to agents ------------------------------------------------------------------------
@@ -267,7 +268,7 @@ class TwilioBridge:
         # enqueueing webhook is still being answered would otherwise race with that answer.
         if not await _first_of(call.in_queue.wait(), call.gone.wait()) or call.ended:
             return  # hung up meanwhile: the ACD hears it through call_ended
-        leg_id = await self._open_agent_leg(call.call_id, offer.agent_id, offer.endpoint)
+        leg_id = await self.record.offered(call.call_id, offer.agent_id, offer.endpoint)
         try:
             response = twiml.dial_agent(
                 offer.endpoint, ring_timeout_s=offer.ring_timeout_s, record=offer.record,
@@ -275,7 +276,7 @@ class TwilioBridge:
                 status_url=self.url(paths.DIAL_STATUS, agent=offer.agent_id, leg=leg_id),
                 recording_url=self.url(paths.RECORDING, leg=leg_id))
         except ValueError:
-            await self._close_leg(leg_id, "bad-endpoint")
+            await self.record.leg_closed(call.call_id, leg_id, "bad-endpoint")
             raise
         call.in_queue.clear()
         call.agent_id, call.agent_leg_id = offer.agent_id, leg_id
@@ -284,7 +285,7 @@ class TwilioBridge:
         except RestError as exc:
             call.in_queue.set()  # Twilio never got the redirect: the caller is still holding
             call.agent_id = call.agent_leg_id = None
-            await self._close_leg(leg_id, "failed")
+            await self.record.leg_closed(call.call_id, leg_id, "failed")
             log.error("call %s: could not ring agent %s: %s", call.call_id, offer.agent_id, exc)
             raise
 
@@ -294,14 +295,7 @@ class TwilioBridge:
             return
 
         async def answered() -> str:
-            async with self.db.session() as s:
-                leg = await s.get(CallLeg, leg_id)
-                if leg is not None:
-                    leg.answered_at = utcnow()
-                    leg.external_id = child_sid
-                row = await s.get(Call, call.call_id)
-                if row is not None:
-                    row.agent_id = agent_id
+            await self.record.answered(call.call_id, agent_id, leg_id, child_sid)
             call.last_agent_id = agent_id
             if self.acd is not None:
                 try:
@@ -319,15 +313,16 @@ class TwilioBridge:
         async def step() -> str:
             call.agent_id = call.agent_leg_id = None
             if dial_status in DIAL_FAILED:
-                await self._close_leg(leg_id, dial_status)
+                await self.record.leg_closed(call.call_id, leg_id, dial_status)
                 response = VoiceResponse()
                 self._enqueue(call, response)
                 if self.acd is not None and not call.ended:
                     # told after the answer is built: a new offer waits for the caller to be back in <Enqueue>
                     await self.acd.offer_failed(call.call_id, agent_id, dial_status)
                 return str(response)
-            await self._close_leg(leg_id, "completed")
-            await self._end_in_acd(call, "completed")
+            await self.record.leg_closed(call.call_id, leg_id, EndReason.COMPLETED)
+            call.end_reason = EndReason.COMPLETED
+            await self._end_in_acd(call, EndReason.COMPLETED)
             return await self._after_agent(call)
 
         return await call.once(f"dial:{turn}", step)
@@ -365,7 +360,8 @@ class TwilioBridge:
             if next_step.step is qa_survey.SurveyStep.ASK:
                 return self._survey_question(call, next_step)
             if next_step.score is not None:
-                await qa_survey.store_survey(self.db, call.call_id, call.last_agent_id, call.queue, next_step.score)
+                await qa_survey.store_survey(self.record, self.db, call.call_id, call.last_agent_id, call.queue,
+                                             next_step.score)
             return str(twiml.hangup([self._prompt(call, p) for p in next_step.prompts]))
 
         return await call.once(f"survey:{turn}", step)
@@ -378,19 +374,25 @@ class TwilioBridge:
         if call is not None and call.direction == "outbound":
             await self._outbound_status(call, status)
         if status == "in-progress":
-            await self._mark_answered(sid, call_id)
+            if call is not None and call.direction == "outbound":
+                await self.record.connected(call.call_id)
             return
         if status not in FINAL_STATUSES:
             return
         if call is not None:
             await call.once("final", lambda: self._end_live(call, status, duration_s))
-        else:  # not live (any more): a retried final status must not change a closed call
-            await self._close_call(sid, call_id, status, duration_s, only_if_open=True)
+            return
+        # not live (any more): the record keeps the first close; a retried status changes nothing
+        known = call_id or await self.record.find(CHANNEL, sid)
+        if known is None:
+            log.warning("status %s for unknown call (CallSid %s)", status, sid)
+            return
+        await self.record.closed(known, _reason(status), by=CHANNEL, status=status, duration_s=duration_s)
 
     async def _end_live(self, call: LiveCall, status: str, duration_s: int | None) -> str:
         call.ended = True
         call.gone.set()
-        reason = call.end_reason or ("hangup" if status == "completed" else status)
+        reason = call.end_reason or _reason(status)
         if call.direction == "inbound":
             try:
                 await self.ivr.hangup(call.call_id, reason)
@@ -398,8 +400,9 @@ class TwilioBridge:
                 log.exception("call %s: the IVR failed to close the call", call.call_id)
         await self._end_in_acd(call, reason)
         if call.agent_leg_id is not None:
-            await self._close_leg(call.agent_leg_id, reason)
-        await self._close_call(call.sid, call.call_id, status, duration_s, reason=call.end_reason)
+            await self.record.leg_closed(call.call_id, call.agent_leg_id, reason)
+        await self.record.closed(call.call_id, call.end_reason or _reason(status), by=CHANNEL, status=status,
+                                 duration_s=duration_s)
         self.calls.remove(call)
         return ""
 
@@ -410,26 +413,24 @@ class TwilioBridge:
 
     async def recording_status(self, leg_id: int | None, call_id: str | None, form: dict[str, str]) -> None:
         """POST /twilio/recording: a dual-channel recording of the agent's leg (or a voicemail)."""
-        recording_sid = form["RecordingSid"]
-        state = {"completed": "ready", "failed": "failed", "absent": "failed"}.get(
-            form.get("RecordingStatus", ""), "recording")
-        async with self.db.session() as s:
-            if leg_id is not None:
-                leg = await s.get(CallLeg, leg_id)
-                if leg is None:
-                    raise LookupError(f"recording {recording_sid}: unknown call leg {leg_id}")
-                call_id = leg.call_id
-            if call_id is None or await s.get(Call, call_id) is None:
-                raise LookupError(f"recording {recording_sid}: unknown call")
-            row = await s.scalar(select(Recording).where(Recording.external_id == recording_sid))
-            if row is None:
-                row = Recording(call_id=call_id, leg_id=leg_id, external_id=recording_sid)
-                s.add(row)
-            row.source_url = form.get("RecordingUrl", "")
-            row.channels = _int(form.get("RecordingChannels")) or 2
+        recording_sid, status = form["RecordingSid"], form.get("RecordingStatus", "")
+        if leg_id is not None:
+            call_id = await self.record.call_of_leg(leg_id)
+            if call_id is None:
+                raise LookupError(f"recording {recording_sid}: unknown call leg {leg_id}")
+        if call_id is None or not await self.record.exists(call_id):
+            raise LookupError(f"recording {recording_sid}: unknown call")
+        source = form.get("RecordingUrl", "")
+        if status == "completed":
             duration = _int(form.get("RecordingDuration"))
-            row.duration_ms = duration * 1000 if duration is not None else None
-            row.status = state
+            await self.record.recording_ready(call_id, recording_sid, leg_id=leg_id, source=source,
+                                              channels=_int(form.get("RecordingChannels")) or 2,
+                                              duration_ms=duration * 1000 if duration is not None else None)
+        elif status in ("failed", "absent"):
+            await self.record.recording_failed(call_id, recording_sid, leg_id=leg_id, source=source)
+        else:
+            await self.record.recording_started(call_id, recording_sid, leg_id=leg_id, source=source,
+                                                channels=_int(form.get("RecordingChannels")) or 2)
 
     # --- outbound: callbacks and campaigns -------------------------------------------------------
 
@@ -438,8 +439,10 @@ class TwilioBridge:
         this as a background task; a failure raises and the ACD releases the agent."""
         caller_id = self.settings.twilio.caller_id
         to = _dialable(outbound.agent_endpoint)
-        await self._ensure_outbound_call(outbound, caller_id)
-        leg_id = await self._open_agent_leg(outbound.call_id, outbound.agent_id, outbound.agent_endpoint)
+        await self.record.open_outbound(outbound.call_id, CHANNEL, agent_id=outbound.agent_id,
+                                        customer_number=outbound.customer_number, caller_id=caller_id,
+                                        purpose=outbound.purpose, reference_id=outbound.reference_id)
+        leg_id = await self.record.offered(outbound.call_id, outbound.agent_id, outbound.agent_endpoint)
         call = LiveCall(sid="", call_id=outbound.call_id, caller_number=outbound.customer_number,
                         direction="outbound", agent_id=outbound.agent_id, agent_leg_id=leg_id,
                         acd_waiting=True)
@@ -454,18 +457,12 @@ class TwilioBridge:
                 status_callback=self.url(paths.STATUS, call=outbound.call_id))
         except RestError as exc:
             self.calls.remove(call)
-            await self._close_leg(leg_id, "failed")
-            await self._close_call("", outbound.call_id, "failed", None)
+            await self.record.leg_closed(outbound.call_id, leg_id, "failed")
+            await self.record.closed(outbound.call_id, "failed", by=CHANNEL, status="failed")
             log.error("outbound call %s to agent %s failed: %s", outbound.call_id, outbound.agent_id, exc)
             raise
         self.calls.attach_sid(call, sid)
-        async with self.db.session() as s:
-            row = await s.get(Call, outbound.call_id)
-            if row is not None:
-                row.external_id = sid
-            leg = await s.get(CallLeg, leg_id)
-            if leg is not None:
-                leg.external_id = sid
+        await self.record.named(outbound.call_id, sid, leg_id)
 
     async def _outbound_status(self, call: LiveCall, status: str) -> None:
         """The agent's leg of an outbound call: answered → offer_answered; never answered → offer_failed."""
@@ -477,7 +474,8 @@ class TwilioBridge:
 
             async def answered() -> str:
                 call.last_agent_id = agent_id
-                await self._mark_leg_answered(call.agent_leg_id)
+                if call.agent_leg_id is not None:
+                    await self.record.answered(call.call_id, agent_id, call.agent_leg_id)
                 try:
                     await acd.offer_answered(call.call_id, agent_id)
                 except Exception:
@@ -499,14 +497,12 @@ class TwilioBridge:
     async def outbound_dial_done(self, call_id: str, leg_id: int, dial_status: str, duration_s: int | None) -> str:
         """POST /twilio/outbound/dial: the customer's leg ended (or never answered)."""
         call = self.calls.by_call_id(call_id)
-        async with self.db.session() as s:
-            row = await s.get(Call, call_id)
-            if row is not None and row.end_reason is None:
-                row.end_reason = f"customer-{dial_status}"
+        if await self.record.exists(call_id):
+            await self.record.ending(call_id, f"customer-{dial_status}")
         if call is not None:
 
             async def step() -> str:
-                await self._close_leg(leg_id, "completed")
+                await self.record.leg_closed(call_id, leg_id, "completed")
                 await self._end_in_acd(call, dial_status)
                 return str(twiml.hangup())
 
@@ -521,6 +517,7 @@ class TwilioBridge:
             return
         if overflow.kind == "queue":
             call.queue = overflow.target  # the ACD requeued it; Twilio's queue name follows on the next <Enqueue>
+            await self.record.queued(call.call_id, overflow.target)
             return
         self._spawn(self._overflow(call, overflow), f"overflow {overflow.call_id} → {overflow.kind}")
 
@@ -535,7 +532,8 @@ class TwilioBridge:
         else:  # voicemail
             call.acd_waiting = False
             if self.acd is not None:
-                await self.acd.call_ended(call.call_id, "voicemail")
+                await self.acd.call_ended(call.call_id, EndReason.VOICEMAIL)
+            call.end_reason = EndReason.VOICEMAIL
             twiml.say(response, [self._prompt(call, "agent_unavailable")])
             response.record(max_length=120, play_beep=True, recording_status_callback=self.url(
                 paths.RECORDING, call=call.call_id), recording_status_callback_method="POST")
@@ -546,93 +544,6 @@ class TwilioBridge:
         except RestError:
             call.in_queue.set()
             log.exception("call %s: overflow to %s failed", call.call_id, overflow.kind)
-
-    # --- database ------------------------------------------------------------------------------
-
-    async def _customer_of(self, call_id: str) -> int | None:
-        async with self.db.session() as s:
-            return await s.scalar(select(Call.customer_id).where(Call.id == call_id))
-
-    async def _open_caller_leg(self, call: LiveCall) -> None:
-        now = utcnow()
-        async with self.db.session() as s:
-            # write first: on SQLite the transaction then takes the write lock at once instead of
-            # failing to upgrade a read snapshot under load
-            s.add(CallLeg(call_id=call.call_id, kind="caller", external_id=call.sid, endpoint=call.caller_number,
-                          started_at=now, answered_at=now))
-            await s.flush()
-            # Twilio answers an inbound call when it runs our first TwiML
-            await s.execute(update(Call).where(Call.id == call.call_id, Call.answered_at.is_(None))
-                            .values(answered_at=now))
-
-    async def _open_agent_leg(self, call_id: str, agent_id: int, endpoint: str) -> int:
-        async with self.db.session() as s:
-            leg = CallLeg(call_id=call_id, kind="agent", agent_id=agent_id, endpoint=endpoint)
-            s.add(leg)
-            await s.flush()
-            return leg.id
-
-    async def _mark_leg_answered(self, leg_id: int | None) -> None:
-        if leg_id is None:
-            return
-        async with self.db.session() as s:
-            leg = await s.get(CallLeg, leg_id)
-            if leg is not None and leg.answered_at is None:
-                leg.answered_at = utcnow()
-
-    async def _close_leg(self, leg_id: int, reason: str) -> None:
-        async with self.db.session() as s:
-            leg = await s.get(CallLeg, leg_id)
-            if leg is not None and leg.ended_at is None:
-                leg.ended_at = utcnow()
-                leg.end_reason = reason
-
-    async def _mark_answered(self, sid: str, call_id: str | None) -> None:
-        async with self.db.session() as s:
-            row = await self._find_call(s, sid, call_id)
-            if row is not None and row.answered_at is None:
-                row.answered_at = utcnow()
-                row.status = "in-progress"
-
-    async def _close_call(self, sid: str, call_id: str | None, status: str, duration_s: int | None, *,
-                          only_if_open: bool = False, reason: str | None = None) -> None:
-        async with self.db.session() as s:
-            row = await self._find_call(s, sid, call_id)
-            if row is None:
-                log.warning("status %s for unknown call (CallSid %s)", status, sid)
-                return
-            if only_if_open and row.ended_at is not None:
-                return
-            if row.ended_at is None:
-                row.ended_at = utcnow()
-            row.status = status
-            if duration_s is not None:
-                row.duration_s = duration_s  # Twilio's own count is the call's true length
-            elif row.duration_s is None:
-                row.duration_s = _seconds(row.started_at, row.ended_at)
-            if row.end_reason is None:
-                row.end_reason = reason or ("hangup" if status == "completed" else status)
-            legs = await s.scalars(select(CallLeg).where(CallLeg.call_id == row.id, CallLeg.ended_at.is_(None)))
-            for leg in legs:
-                leg.ended_at = row.ended_at
-                leg.end_reason = leg.end_reason or row.end_reason
-
-    @staticmethod
-    async def _find_call(s: AsyncSession, sid: str, call_id: str | None) -> Call | None:
-        if call_id:
-            return await s.get(Call, call_id)
-        return await s.scalar(select(Call).where(Call.external_id == sid, Call.channel == CHANNEL))
-
-    async def _ensure_outbound_call(self, outbound: OutboundCall, caller_id: str) -> None:
-        async with self.db.session() as s:
-            row = await s.get(Call, outbound.call_id)
-            if row is None:
-                row = Call(id=outbound.call_id, channel=CHANNEL, direction="outbound", caller_number=caller_id,
-                           dialled_number=outbound.customer_number, status="initiated")
-                s.add(row)
-            row.agent_id = outbound.agent_id
-            row.attributes = {**(row.attributes or {}), "purpose": outbound.purpose,
-                              "reference_id": outbound.reference_id}
 
     # --- background work -----------------------------------------------------------------------
 
@@ -681,8 +592,7 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and _COUNT.fullmatch(value) else None
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, int((aware(end) - aware(start)).total_seconds()))
+def _reason(status: str) -> str:
+    """Why a call ended, from Twilio's final status when nothing more precise is known."""
+    return EndReason.CALLER_HANGUP if status == "completed" else status
 

@@ -1,4 +1,4 @@
-"""Group commit for the caller's path: every IVR turn waits until its steps are stored (the agent's
+"""Group commit for the writes of IVR turns: every turn waits until its rows are stored (the agent's
 screen pop and the statistics read them), but turns of concurrent calls share one transaction.
 
 With a transaction per turn the database round trips and the ORM set the ceiling of the whole
@@ -14,27 +14,32 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
-from calls.models import Call, IvrStep
+from calls.models import Call, CallEvent, CallLeg, IvrStep
 from hotline.db import Database
+
+Rows = list[dict[str, Any]]
 
 
 @dataclass
-class _Write:
-    steps: list[dict[str, Any]]
-    call: dict[str, Any]  # "id" plus the columns to set
-    new_call: bool  # insert the call row instead of updating it
+class Write:
+    """Rows to insert (a new call, its caller leg and events, path steps) and columns of the call to set."""
+
+    calls: Rows = field(default_factory=list)
+    legs: Rows = field(default_factory=list)
+    steps: Rows = field(default_factory=list)
+    events: Rows = field(default_factory=list)
+    update: dict[str, Any] | None = None  # "id" plus the columns to set
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-class PathWriter:
+class BatchWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: list[_Write] = []
+        self._pending: list[Write] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, steps: list[dict[str, Any]], call: dict[str, Any], *, new_call: bool = False) -> None:
-        """Store `steps` (IvrStep rows) and update (or insert) the call; returns once committed."""
-        entry = _Write(steps, call, new_call)
+    async def write(self, entry: Write) -> None:
+        """Store the entry with whatever else is waiting; returns once committed."""
         self._pending.append(entry)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
@@ -62,23 +67,22 @@ class PathWriter:
                 for entry in batch:
                     _settle(entry, None)
 
-    async def _commit(self, batch: list[_Write]) -> None:
-        steps = [row for entry in batch for row in entry.steps]
-        new_calls = [entry.call for entry in batch if entry.new_call]
-        by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
+    async def _commit(self, batch: list[Write]) -> None:
+        by_columns: dict[frozenset[str], Rows] = {}
         for entry in batch:
-            if not entry.new_call:
-                by_columns.setdefault(frozenset(entry.call), []).append(entry.call)
+            if entry.update is not None:
+                by_columns.setdefault(frozenset(entry.update), []).append(entry.update)
         async with self.db.session() as s:
-            if new_calls:
-                await s.execute(insert(Call), new_calls)
-            if steps:
-                await s.execute(insert(IvrStep), steps)
-            for calls in by_columns.values():
-                await s.execute(update(Call), calls)  # bulk UPDATE by primary key (executemany)
+            for model, rows in ((Call, [r for e in batch for r in e.calls]), (CallLeg, [r for e in batch for r in e.legs]),
+                                (IvrStep, [r for e in batch for r in e.steps]),
+                                (CallEvent, [r for e in batch for r in e.events])):
+                if rows:
+                    await s.execute(insert(model), rows)
+            for updates in by_columns.values():
+                await s.execute(update(Call), updates)  # bulk UPDATE by primary key (executemany)
 
 
-def _settle(entry: _Write, error: BaseException | None) -> None:
+def _settle(entry: Write, error: BaseException | None) -> None:
     if entry.done.done():
         return
     if error is None:
