@@ -40,12 +40,14 @@ async def agent_phones(db: Database) -> list[dict[str, Any]]:
     """Every active agent's phone per transport, and the endpoints that cannot be dialled (never offered)."""
     async with db.session() as s:
         rows = list(await s.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)))
-    listed = []
+    listed: list[dict[str, Any]] = []
     for row in rows:
         phones = endpoints.resolve(row.endpoint, row.endpoints)
-        listed.append({"agent_id": row.id, "name": row.name,
-                       **{transport: phones.on(transport) or "" for transport in endpoints.TRANSPORTS},
-                       "problems": [str(problem) for problem in phones.problems]})
+        entry: dict[str, Any] = {"agent_id": row.id, "name": row.name,
+                                 "problems": [str(problem) for problem in phones.problems]}
+        for transport in endpoints.TRANSPORTS:
+            entry[str(transport)] = phones.on(transport) or ""
+        listed.append(entry)
     return listed
 
 
