@@ -50,6 +50,8 @@ def test_through_the_command_line(settings, tmp_path, capsys, monkeypatch) -> No
     listing = tmp_path / "sounds.txt"
     listing.write_text("/srv/pbx/sounds/hotline/en-US/welcome.wav\n", encoding="utf-8")
     monkeypatch.setenv("HOTLINE_DATABASE_URL", settings.database.url)
+    # main() points the root logger at this test's captured stderr, which closes with the test
+    monkeypatch.setattr(cli, "configure_logging", lambda level, fmt: None)
     code = cli.main(["prompts", "check", "--listing", str(listing), "--root", "/srv/pbx/sounds",
                      "--language", "en-US", "--no-vocabulary"])
     out = capsys.readouterr().out.splitlines()
