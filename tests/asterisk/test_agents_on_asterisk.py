@@ -151,7 +151,8 @@ async def test_chanunavail_sets_the_agent_away_and_the_next_agent_takes_the_call
     await acd.drain()
     (first, unreachable), (second, answered) = phone.dials
     assert (unreachable, answered) == ("CHANUNAVAIL", "ANSWER") and first != second
-    assert phone.pbx_log == ["NOTICE app_dial.c: Unable to create channel of type 'PJSIP' (cause 20 - Subscriber absent)"]
+    assert phone.pbx_log == [
+        "NOTICE app_dial.c: Unable to create channel of type 'PJSIP' (cause 20 - Subscriber absent)"]
     gone = next(a for a in acd.snapshot().agents if acd.agent_by_endpoint(first) == a.agent_id)
     assert (gone.state, gone.reason, gone.missed_in_row) == ("away", "phone_unreachable", 0)
     events = await routing(demo_db)

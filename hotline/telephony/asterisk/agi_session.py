@@ -22,9 +22,9 @@ Whatever happens (HANGUP line, 511, closed socket, a command Asterisk never answ
 command, cancellation) the session ends through `_finish`, which closes the IVR call and tells the
 ACD exactly once, with the reason: `caller-hangup` (-1 then HANGUP/511, or AGIEXITONHANGUP's close),
 `pbx_lost` (the connection closed with no hang-up: the PBX died or the network went), `agi_timeout`,
-`server-shutdown`, or how the IVR ended the call. An IVR turn that could not be stored is answered with an apology and the same
-question; a second failure in a row ends the call ("service_error"). Keys of a secure gather are
-never logged; the channel's MixMonitor is muted around them.
+`server-shutdown`, or how the IVR ended the call. An IVR turn that could not be stored is answered
+with an apology and the same question; a second failure in a row ends the call ("service_error").
+Keys of a secure gather are never logged; the channel's MixMonitor is muted around them.
 """
 
 from __future__ import annotations
