@@ -126,11 +126,8 @@ class AgiChannel:
         """The socket closed. After a -1 or a HANGUP line that is how a caller's hang-up ends the
         session (AGIEXITONHANGUP); without either, the PBX itself is gone."""
         self._unconfirmed_file = None
-        if self.hangup_reason is None:
-            caller = self._replies.hangup_seen or self._last_failed
-            self.hangup_reason = CALLER if caller else PBX_LOST
-            if not caller:
-                log.warning("agi: %s: the connection to the PBX was lost without a hang-up", self.request.uniqueid)
+        if self.hangup_reason is None:  # the session logs a PBX_LOST, with the call's id
+            self.hangup_reason = CALLER if self._replies.hangup_seen or self._last_failed else PBX_LOST
         elif self.hangup_reason != PBX_LOST:
             self.hangup_reason = "closed"
         return AgiHangup(self.hangup_reason)
