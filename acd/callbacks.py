@@ -115,7 +115,9 @@ class Callbacks:
     def take(self, entry: CallEntry, agent: AgentEntry) -> None:
         """The promise's turn has come: ring the agent, then (bridge) the customer."""
         connectors = self._floor.connectors
-        connector = entry.connector if entry.connector in connectors else next(iter(connectors))
+        # the promise's own transport if the agent has a phone there, else one where they have
+        usable = [name for name in connectors if agent.phones.on(name)]
+        connector = entry.connector if entry.connector in usable else next(iter(usable or connectors))
         leg = CallEntry(call_id=str(uuid.uuid4()), queue=entry.queue, category=entry.category, connector=connector,
                         kind=entry.kind, outbound=True, parent=entry, callback_id=entry.callback_id,
                         number=entry.number, customer_id=entry.customer_id, enqueued_at=self._floor.clock.now())
@@ -124,7 +126,8 @@ class Callbacks:
         self._offers.reserve(leg, agent)
         self._emit(EventKind.OFFERED, call=leg, agent=agent, detail=leg.purpose())
         self._floor.spawn(connectors[connector].place_outbound(OutboundCall(
-            call_id=leg.call_id, agent_id=agent.id, agent_endpoint=agent.endpoint, customer_number=leg.number,
+            call_id=leg.call_id, agent_id=agent.id, agent_endpoint=agent.endpoint_for(connector),
+            customer_number=leg.number,
             purpose="callback", reference_id=entry.callback_id or 0, ring_timeout_s=self._floor.ring_timeout(leg))),
             on_error=lambda _exc: self._offers.outbound_failed(leg))
         self._update_row(entry.callback_id, status=CallbackStatus.DIALING)

@@ -32,7 +32,8 @@ class CampaignDialer:
             raise AgentCannotDial(agent_id, agent.state)
         if not floor.config.campaigns.hours.is_open(floor.clock.now().astimezone(floor.config.zone)):
             raise OutsideCampaignHours()
-        name = connector or next(iter(floor.connectors), None)
+        usable = [n for n in floor.connectors if agent.phones.on(n)]  # transports the agent's phone is on
+        name = connector or next(iter(usable or floor.connectors), None)
         if name is None or name not in floor.connectors:
             raise NoBridge()
         call = CallEntry(call_id=str(uuid.uuid4()), queue="", category="other", connector=name,
@@ -53,7 +54,7 @@ class CampaignDialer:
         call.number = number
         floor.events.emit(EventKind.OFFERED, call=call, agent=agent, detail=call.purpose())
         floor.spawn(floor.connectors[name].place_outbound(OutboundCall(
-            call_id=call.call_id, agent_id=agent.id, agent_endpoint=agent.endpoint, customer_number=number,
+            call_id=call.call_id, agent_id=agent.id, agent_endpoint=agent.endpoint_for(name), customer_number=number,
             purpose="campaign", reference_id=contact_id, ring_timeout_s=floor.ring_timeout(call))),
             on_error=lambda _exc: self._offers.outbound_failed(call))
         return call.call_id

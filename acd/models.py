@@ -36,8 +36,11 @@ class Agent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     # Where to ring the agent: "client:agent1" (Twilio Client), "sip:agent1@pbx", "+8613...",
-    # or "PJSIP/agent1" (Asterisk endpoint).
+    # or "PJSIP/agent1" (Asterisk endpoint); it counts for the transport its syntax belongs to.
     endpoint: Mapped[str] = mapped_column(String(128), default="")
+    # One endpoint per transport, {"asterisk": "PJSIP/agent1", "twilio": "client:agent1"} (acd/endpoints.py):
+    # a call is offered only to agents with a phone on the call's own transport.
+    endpoints: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # skill -> level 1..10
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from acd.endpoints import transport_skill
 from acd.exceptions import NotOfferedToAgent
 from acd.floor import Floor
 from acd.presence import Presence
@@ -54,7 +55,9 @@ class Offers:
             self._parked.append(call)
             return
         call.state, call.agent = CallState.WAITING, None
-        slot = CallSlot(call.call_id, self._router.profile_for(call.queue, call.skills), call.priority,
+        transport = transport_skill(call.connector)  # only agents with a phone on the call's transport
+        skills = call.skills if transport is None else (*call.skills, transport)
+        slot = CallSlot(call.call_id, self._router.profile_for(call.queue, skills), call.priority,
                         call.enqueued_at.timestamp() if call.enqueued_at else 0.0, call.seq)
         agent_id = self._router.call_arrived(slot)
         if agent_id is not None:
@@ -98,6 +101,11 @@ class Offers:
         agent = self._presence.get(agent_id)
         if call is None or agent is None or call.state is not CallState.OFFERED or call.agent is not agent:
             return
+        if reason == OfferFailure.UNAVAILABLE:
+            # the PBX could not reach the phone at all (CHANUNAVAIL, CONGESTION): not the agent's miss,
+            # and ringing it again at once would fail the same way
+            self.lost(call, OfferFailure.UNAVAILABLE, missed=False, unreachable=True)
+            return
         self.lost(call, reason if reason in OFFER_FAILURES else OfferFailure.FAILED, missed=True)
 
     def outbound_failed(self, leg: CallEntry) -> None:
@@ -105,16 +113,22 @@ class Offers:
         if leg.state is CallState.OFFERED:
             self.lost(leg, OfferFailure.FAILED, missed=False)
 
-    def lost(self, call: CallEntry, reason: str, *, missed: bool) -> None:
-        """The agent did not take the call: the call goes back to its place (or is let go), the agent on."""
+    def lost(self, call: CallEntry, reason: str, *, missed: bool, unreachable: bool = False) -> None:
+        """The agent did not take the call: the call goes back to its place (or is let go), the agent on.
+        `unreachable`: the phone could not be rung; the agent is set away for a ring timeout (the call
+        is placed first, while the agent still holds it, so it goes to someone else)."""
         agent = self.detach(call)
         if missed:
             self._presence.count_miss(agent)
             self._emit(EventKind.MISSED, call=call, agent=agent, reason=reason, detail=call.purpose())
         if call.outbound:
             self._floor.calls.pop(call.call_id, None)
+        retry_s = self._floor.ring_timeout(call)
         self._owners[call.kind].unanswered(call)
-        self._presence.offer_over(agent, missed=missed)
+        if unreachable:
+            self._presence.phone_unreachable(agent, retry_s)
+        else:
+            self._presence.offer_over(agent, missed=missed)
 
     def release(self, call: CallEntry) -> None:
         """Withdraw a ringing offer without blaming the agent (the caller left or chose a callback)."""

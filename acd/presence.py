@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+from acd.endpoints import resolve, transport_skill
 from acd.exceptions import AgentLoggedOut, AwayReasonRequired, InactiveAgent, StateNotSettable, UnknownAgent
 from acd.floor import Floor
 from acd.models import Agent
@@ -58,19 +59,31 @@ class Presence:
             self._remember(row)
 
     def _remember(self, row: Agent) -> AgentEntry:
-        """Know the agent as the database has them; a logged-in agent keeps name, skills and phone until
-        they log out (the router indexed them with those skills)."""
+        """Know the agent as the database has them; a logged-in agent keeps name, skills and phones until
+        they log out (the router indexed them with those skills and transports)."""
         agent = self._agents.get(row.id)
         if agent is None:
-            agent = self._agents[row.id] = AgentEntry(row.id, row.name, row.endpoint, dict(row.skills or {}))
+            agent = self._agents[row.id] = AgentEntry(row.id, row.name, row.endpoint, dict(row.skills or {}),
+                                                      resolve(row.endpoint, row.endpoints))
         elif agent.state is AgentState.LOGGED_OUT:
             agent.name, agent.skills = row.name, dict(row.skills or {})
-        if agent.endpoint.lower() in self._endpoints and agent.state is AgentState.LOGGED_OUT:
-            del self._endpoints[agent.endpoint.lower()]
-            agent.endpoint = row.endpoint
-        if agent.endpoint:
-            self._endpoints[agent.endpoint.lower()] = agent.id
+            for endpoint in self._phones_of(agent):
+                self._endpoints.pop(endpoint.lower(), None)
+            agent.endpoint, agent.phones = row.endpoint, resolve(row.endpoint, row.endpoints)
+        for endpoint in self._phones_of(agent):
+            self._endpoints[endpoint.lower()] = agent.id
         return agent
+
+    @staticmethod
+    def _phones_of(agent: AgentEntry) -> set[str]:
+        return {e for e in (agent.endpoint, *agent.phones.usable.values()) if e}
+
+    @staticmethod
+    def routing_skills(agent: AgentEntry) -> dict[str, int]:
+        """The agent's skills plus one pseudo-skill per transport they have a usable phone on, so the
+        router offers a call only to agents its transport can ring."""
+        transports = (transport_skill(t) for t in agent.phones.usable)
+        return {**agent.skills, **{skill: 1 for skill in transports if skill is not None}}
 
     # --- what agents and supervisors ask for ---------------------------------------------------
 
@@ -82,7 +95,7 @@ class Presence:
         agent = self._remember(row)
         if agent.state is not AgentState.LOGGED_OUT:
             return
-        self._router.add_agent(agent.id, agent.skills)
+        self._router.add_agent(agent.id, self.routing_skills(agent))
         agent.missed_in_row = 0
         self.become_free(agent, by=None)
 
@@ -111,6 +124,7 @@ class Presence:
                 raise AgentLoggedOut(agent_id)
             return
         agent.stop_wrap_up()
+        agent.stop_retry()
         if wanted is AgentState.AVAILABLE:
             if agent.state is not AgentState.AVAILABLE:
                 agent.missed_in_row = 0
@@ -162,6 +176,17 @@ class Presence:
         if missed and agent.missed_in_row >= limit and agent.pending is None:
             agent.pending = Requested(AgentState.AWAY, AwayReason.MISSED_CALLS, "acd")
         self.become_free(agent, by=None)
+
+    def phone_unreachable(self, agent: AgentEntry, retry_s: float) -> None:
+        """The PBX could not reach the agent's phone (not a missed call): away for "phone_unreachable",
+        so no caller rings it again in a burst, and back to available after `retry_s` (the ring timeout)
+        for one more try. A state asked for meanwhile wins."""
+        if agent.pending is not None:
+            self.become_free(agent, by=None)
+            return
+        self._leave(agent, Requested(AgentState.AWAY, AwayReason.PHONE_UNREACHABLE, "acd"))
+        agent.stop_retry()
+        agent.retry_timer = self._floor.clock.call_later(retry_s, lambda: self._retry_phone(agent))
 
     def wrap_up(self, agent: AgentEntry, call: CallEntry, wrap_s: float) -> None:
         self._enter(agent, AgentState.WRAP_UP, None, None)
@@ -217,12 +242,19 @@ class Presence:
     def stop(self) -> None:
         for agent in self._agents.values():
             agent.stop_wrap_up()
+            agent.stop_retry()
 
     # --- internals -----------------------------------------------------------------------------
 
     def _wrap_up_over(self, agent: AgentEntry) -> None:
         agent.wrap_timer = None
         if agent.state is AgentState.WRAP_UP and self._floor.started:
+            self.become_free(agent, by=None)
+
+    def _retry_phone(self, agent: AgentEntry) -> None:
+        agent.retry_timer = None
+        if (agent.state is AgentState.AWAY and agent.reason is AwayReason.PHONE_UNREACHABLE
+                and self._floor.started):
             self.become_free(agent, by=None)
 
     def _leave(self, agent: AgentEntry, requested: Requested) -> None:

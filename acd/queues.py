@@ -112,7 +112,7 @@ class Queues:
     def take(self, call: CallEntry, agent: AgentEntry) -> None:
         self._offers.reserve(call, agent)
         self._emit(EventKind.OFFERED, call=call, agent=agent)
-        offer = Offer(call_id=call.call_id, agent_id=agent.id, endpoint=agent.endpoint,
+        offer = Offer(call_id=call.call_id, agent_id=agent.id, endpoint=agent.endpoint_for(call.connector),
                       ring_timeout_s=self._floor.ring_timeout(call), queue=call.queue,
                       record=self._config.queues[call.queue].record)
         self._floor.spawn(self._floor.connectors[call.connector].offer(offer),

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from acd.clock import Timer
+from acd.endpoints import AgentPhones
 from acd.states import AgentState, AwayReason, CallKind, CallState
 
 
@@ -25,6 +26,7 @@ class AgentEntry:
     name: str
     endpoint: str
     skills: dict[str, int]
+    phones: AgentPhones = field(default_factory=lambda: AgentPhones({}, ()))  # where to ring them, per transport
     state: AgentState = AgentState.LOGGED_OUT
     reason: AwayReason | None = None
     since: datetime | None = None
@@ -35,12 +37,23 @@ class AgentEntry:
     calls_day: str = ""
     pending: Requested | None = None
     wrap_timer: Timer | None = None
+    retry_timer: Timer | None = None  # away because the phone was unreachable: when to try it again
     due_callbacks: deque[CallEntry] = field(default_factory=deque)  # their own scheduled callbacks, due
 
     def stop_wrap_up(self) -> None:
         if self.wrap_timer is not None:
             self.wrap_timer.cancel()
             self.wrap_timer = None
+
+    def stop_retry(self) -> None:
+        if self.retry_timer is not None:
+            self.retry_timer.cancel()
+            self.retry_timer = None
+
+    def endpoint_for(self, transport: str) -> str:
+        """The endpoint to ring on `transport`: its own if the agent has one, else the single endpoint
+        (a transport the ACD does not check takes that as it is)."""
+        return self.phones.on(transport) or self.endpoint
 
 
 @dataclass(eq=False, slots=True)

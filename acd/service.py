@@ -21,6 +21,7 @@ The parts, one role each: `queues` (callers and queues), `presence` (agents and 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -46,6 +47,8 @@ from hotline.settings import Settings
 __all__ = ["CUSTOMER_NOT_REACHED", "OFFER_FAILURES", "RING_GRACE_S", "STOP_GRACE_S", "Acd", "AcdError"]
 
 STOP_GRACE_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class Acd:
@@ -109,6 +112,9 @@ class Acd:
             callbacks = await self._callbacks.recover(s)
         self._floor.started = True
         self._callbacks.restore(callbacks)
+        for agent in self._presence:
+            for problem in agent.phones.problems:  # found here, not by a caller whose call rings nowhere
+                log.warning("acd: agent %d (%s): %s; it is never dialled", agent.id, agent.name, problem)
 
     async def stop(self) -> None:
         self._floor.started = False

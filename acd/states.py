@@ -32,6 +32,7 @@ class AwayReason(StrEnum):
     TRAINING = "training"
     MEETING = "meeting"
     MISSED_CALLS = "missed_calls"  # set by the ACD after too many unanswered offers in a row
+    PHONE_UNREACHABLE = "phone_unreachable"  # set by the ACD: the PBX could not reach the phone (not a miss)
     PREVIEW = "preview"
 
 

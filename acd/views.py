@@ -8,7 +8,8 @@ from typing import Any
 
 from acd.states import AgentState, AwayReason, CallKind, CallState, EventKind
 
-AWAY_REASONS = tuple(AwayReason)
+# Away reasons a person may name; "phone_unreachable" is only ever the PBX's finding (acd/offers.py).
+AWAY_REASONS = tuple(r for r in AwayReason if r is not AwayReason.PHONE_UNREACHABLE)
 
 
 @dataclass(frozen=True, slots=True)

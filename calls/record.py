@@ -75,7 +75,7 @@ class CallRecord:
                     return found
         return None
 
-    async def leg_named(self, call_id: str, external_id: str) -> int | None:
+    async def find_leg(self, call_id: str, external_id: str) -> int | None:
         """The call's leg the transport calls `external_id` (the caller's channel, an agent's)."""
         async with self.db.session() as s:
             return await s.scalar(select(CallLeg.id).where(CallLeg.call_id == call_id,
@@ -162,6 +162,14 @@ class CallRecord:
             return {"agent_id": agent_id, "leg_id": leg_id}
 
         return await self._fact(call_id, Fact.ANSWERED, str(leg_id), change)
+
+    async def leg_named(self, call_id: str, leg_id: int, external_id: str) -> bool:
+        """The transport's id of a leg, learnt after the leg began (the agent channel's Uniqueid)."""
+        async def change(s: AsyncSession, call: Call) -> dict[str, Any]:
+            (await _leg_of(s, call_id, leg_id)).external_id = external_id
+            return {"leg_id": leg_id, "external_id": external_id}
+
+        return await self._fact(call_id, Fact.NAMED, f"leg:{leg_id}", change)
 
     async def connected(self, call_id: str) -> bool:
         """The transport answered the call itself (an outbound call's first leg picked up)."""

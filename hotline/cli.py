@@ -193,7 +193,7 @@ class _Commands:
 
 def _add_optional_commands(commands: _Commands) -> None:
     from hotline import softphone
-    from hotline.telephony.asterisk import prompts_build
+    from hotline.telephony.asterisk import prompts_build, prompts_check
 
     call = commands.add("call", help="terminal softphone: call the hotline as a customer would")
     softphone.add_arguments(call)
@@ -203,6 +203,9 @@ def _add_optional_commands(commands: _Commands) -> None:
     build = prompts.add("build", help="render every prompt to 8 kHz mono WAV (needs espeak-ng)")
     prompts_build.add_arguments(build)
     build.set_defaults(run=prompts_build.run)
+    check = prompts.add("check", help="list the sound files a PBX is missing (its sounds dir or a file listing)")
+    prompts_check.add_arguments(check)
+    check.set_defaults(run=prompts_check.run)
 
 
 def _configuration_error(exc: SettingsError) -> int:

@@ -38,13 +38,16 @@ class DemoLogin:
     display_name: str
     skills: dict[str, int] | None = None  # agents only
     endpoint: str = ""
+    endpoints: dict[str, str] | None = None  # agents only: one phone per transport (acd/endpoints.py)
 
 
 DEMO_LOGINS = (
     DemoLogin("agent1", "agent1-demo", "agent", "Wang Fang 王芳",
-              {"balance": 8, "cards": 7, "general": 5}, "client:agent1"),
+              {"balance": 8, "cards": 7, "general": 5}, "client:agent1",
+              {"twilio": "client:agent1", "asterisk": "PJSIP/agent1"}),
     DemoLogin("agent2", "agent2-demo", "agent", "Zhang Min 张敏",
-              {"complaints": 8, "general": 6, "balance": 4}, "client:agent2"),
+              {"complaints": 8, "general": 6, "balance": 4}, "client:agent2",
+              {"twilio": "client:agent2", "asterisk": "PJSIP/agent2"}),
     DemoLogin("supervisor1", "supervisor1-demo", "supervisor", "Chen Jing 陈静"),
     DemoLogin("qa1", "qa1-demo", "qa", "Liu Yang 刘洋"),
     DemoLogin("admin", "admin-demo", "admin", "Administrator"),
@@ -149,7 +152,8 @@ async def load_demo(db: Database, settings: Settings) -> bool:
         for login in DEMO_LOGINS:
             agent = None
             if login.role == "agent":
-                agent = Agent(name=login.display_name, endpoint=login.endpoint, skills=login.skills or {})
+                agent = Agent(name=login.display_name, endpoint=login.endpoint, endpoints=dict(login.endpoints or {}),
+                              skills=login.skills or {})
                 s.add(agent)
                 await s.flush()
             s.add(User(username=login.username, password_hash=_demo_hash(login.password), role=login.role,

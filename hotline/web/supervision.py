@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, or_, select
 
-from acd import campaigns
+from acd import campaigns, endpoints
 from acd.models import Agent, Callback, Campaign
 from audit.models import AuditLog
 from bank.models import Customer
@@ -36,12 +36,28 @@ MAX_CAMPAIGN_CUSTOMERS = 5000
 FIELD_LIMITS = {"name": 100, "department": 64, "reason": 200}  # the campaigns table's column sizes
 
 
+async def agent_phones(db: Database) -> list[dict[str, Any]]:
+    """Every active agent's phone per transport, and the endpoints that cannot be dialled (never offered)."""
+    async with db.session() as s:
+        rows = list(await s.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)))
+    listed: list[dict[str, Any]] = []
+    for row in rows:
+        phones = endpoints.resolve(row.endpoint, row.endpoints)
+        entry: dict[str, Any] = {"agent_id": row.id, "name": row.name,
+                                 "problems": [str(problem) for problem in phones.problems]}
+        for transport in endpoints.TRANSPORTS:
+            entry[str(transport)] = phones.on(transport) or ""
+        listed.append(entry)
+    return listed
+
+
 @requires(*SUPERVISORS)
 async def supervisor_page(request: web.Request) -> web.Response:
     return render("supervisor.html", request, {
         "calls": await recent_calls(request.app[DB], 1, 20),
         "snapshot": snapshot_json(request.app[ACD].snapshot()),
         "away_reasons": AGENT_AWAY_REASONS,
+        "phones": await agent_phones(request.app[DB]),
     })
 
 

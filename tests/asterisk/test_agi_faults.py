@@ -77,12 +77,14 @@ async def test_silent_connection_times_out_without_blocking_others(ivr: Scripted
         await server.stop()
 
 
-@pytest.mark.parametrize("mode", ["sighup", "nosighup", "exit", "close"])
-async def test_hangup_mid_command_ends_the_call_cleanly(call, ivr: ScriptedIvr, bridge, mode: str, caplog) -> None:
+@pytest.mark.parametrize(("mode", "reason"), [("sighup", "caller-hangup"), ("nosighup", "caller-hangup"),
+                                              ("exit", "caller-hangup"), ("close", "pbx_lost")])
+async def test_hangup_mid_command_ends_the_call_cleanly(call, ivr: ScriptedIvr, bridge, mode: str, reason: str,
+                                                        caplog) -> None:
     phone = call(keys=["1"], hangup_on="GET DATA", hangup_mode=mode)
     await phone.run()
     await asyncio.wait_for(ivr.hung_up.wait(), 10)
-    assert ivr.hangups == [("call-1795353419.13", "caller-hangup")]
+    assert ivr.hangups == [("call-1795353419.13", reason)]
     assert ivr.events == [("call-1795353419.13", Digits("1"))]  # nothing invented for the lost entry
     await asyncio.wait_for(bridge.wait_idle(), 10)
     assert bridge.sessions == {}
@@ -90,28 +92,41 @@ async def test_hangup_mid_command_ends_the_call_cleanly(call, ivr: ScriptedIvr, 
     no_errors(caplog)
 
 
-async def test_hangup_line_before_the_reply_is_not_taken_as_the_reply(call, ivr: ScriptedIvr, caplog) -> None:
-    # The caller hangs up while hearing the welcome prompt (STREAM FILE answers -1 like a missing file);
-    # the next command gets HANGUP then its real reply: the session stops there, replies never shift.
+async def test_a_hangup_during_a_prompt_is_the_caller_and_nothing_more_is_sent(call, ivr: ScriptedIvr, caplog) -> None:
+    # The caller hangs up while hearing the welcome prompt: STREAM FILE answers -1 and Asterisk sends
+    # the HANGUP line a few ms later. That is the caller, not a missing file, and the channel is dead:
+    # no further command goes out.
+    caplog.set_level(logging.INFO, logger="hotline")
     phone = call(keys=["2"], hangup_on="STREAM FILE hotline/en-US/welcome", hangup_mode="sighup")
     await phone.run()
     assert phone.commands == [
         "ANSWER",
         'SET VARIABLE HOTLINE_LANGUAGE "en-US"',
         'STREAM FILE hotline/en-US/welcome "0123456789*#"',
-        'STREAM FILE hotline/en-US/main_menu "0123456789*#"',
     ]
-    assert phone.sent.endswith(b"200 result=-1\nHANGUP\n511 Command Not Permitted on a dead channel or intercept routine\n")
+    assert phone.sent.endswith(b"200 result=-1 endpos=4000\nHANGUP\n")
     assert ivr.hangups == [("call-1795353419.13", "caller-hangup")]
     assert ivr.events == []
-    no_errors(caplog)
+    assert "the caller hung up" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 async def test_511_on_a_dead_channel_without_agisighup(call, ivr: ScriptedIvr, caplog) -> None:
-    phone = call(keys=["2"], hangup_on="STREAM FILE hotline/en-US/welcome", hangup_mode="nosighup")
+    phone = call(keys=["2"], hangup_after=2, hangup_mode="nosighup")  # gone before the welcome prompt
     await phone.run()
     assert b"HANGUP" not in phone.sent
     assert phone.sent.endswith(b"511 Command Not Permitted on a dead channel or intercept routine\n")
+    assert phone.commands[-1] == 'STREAM FILE hotline/en-US/welcome "0123456789*#"'
+    assert ivr.hangups == [("call-1795353419.13", "caller-hangup")]
+    no_errors(caplog)
+
+
+async def test_a_prompt_cut_short_without_agisighup_is_the_caller(call, ivr: ScriptedIvr, caplog) -> None:
+    # No HANGUP line comes, but the file played part-way (endpos > 0): it exists, so the -1 is the hang-up.
+    phone = call(keys=["2"], hangup_on="STREAM FILE hotline/en-US/welcome", hangup_mode="nosighup")
+    await phone.run()
+    assert phone.commands[-1] == 'STREAM FILE hotline/en-US/welcome "0123456789*#"'
+    assert b"HANGUP" not in phone.sent
     assert ivr.hangups == [("call-1795353419.13", "caller-hangup")]
     no_errors(caplog)
 
@@ -215,7 +230,8 @@ async def test_many_concurrent_calls_with_hangups_leave_nothing_behind(call, ivr
     while len(ivr.hangups) < 30:
         ivr.hung_up.clear()
         await ivr.hung_up.wait()
-    assert sorted(r for _, r in ivr.hangups).count("caller-hangup") == 10
+    reasons = [r for _, r in ivr.hangups]
+    assert (reasons.count("caller-hangup"), reasons.count("pbx_lost")) == (7, 3)  # 3 in "close" mode
     await asyncio.wait_for(bridge.wait_idle(), 10)
     assert bridge.sessions == {}
     assert bridge.agi.active_calls == 0

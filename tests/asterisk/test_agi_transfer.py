@@ -37,14 +37,14 @@ async def test_offer_interrupts_the_wait_and_noanswer_goes_back_to_waiting(bridg
         ("call_ended", CALL, "completed"),
     ]
     dials = [c for c in phone.commands if c.startswith(("EXEC Dial", "EXEC MixMonitor", "GET VARIABLE"))]
-    assert dials == [
-        f'EXEC MixMonitor "hotline/{CALL}-7.wav,b"',
-        'EXEC Dial "PJSIP/agent1,20"',
+    assert dials == [  # recorded only from an answer on: the agent's channel runs the subroutine
+        f'EXEC Dial "PJSIP/agent1,20,U(hotline-record^hotline/{CALL}-7-1.wav)"',
         "GET VARIABLE DIALSTATUS",
-        f'EXEC MixMonitor "hotline/{CALL}-8.wav,b"',
-        'EXEC Dial "PJSIP/agent2,20"',
+        f'EXEC Dial "PJSIP/agent2,20,U(hotline-record^hotline/{CALL}-8-2.wav)"',
         "GET VARIABLE DIALSTATUS",
     ]
+    assert phone.recordings == [("PJSIP/agent2-00000002", f"/var/spool/asterisk/monitor/hotline/{CALL}-8-2.wav")]
+    assert phone.monitors == []  # it stopped with the agent's leg
     assert ivr.hangups == [(CALL, "completed")]
     # the announcement plays before the music: position, then the callback offer
     queue_prompts = [c for c in phone.commands if "queue_position" in c or "callback_offer" in c]
@@ -85,7 +85,6 @@ STEPS = [
     "SET MUSIC on",
     "WAIT FOR DIGIT 250",
     "SET MUSIC off",
-    "EXEC MixMonitor",
     "EXEC Dial",
     "GET VARIABLE DIALSTATUS",
 ]
@@ -103,12 +102,12 @@ async def test_hangup_at_every_step_of_a_transfer(bridge, call, ivr: ScriptedIvr
         await bridge.offer(offer(CALL))
     await asyncio.wait_for(runner, 10)
     await asyncio.wait_for(ivr.hung_up.wait(), 10)
-    assert ivr.hangups == [(CALL, "caller-hangup")]
-    # Once the ACD knows the call it hears of its end exactly once. (A hang-up during the hold
-    # message reads like a missing file, -1: the HANGUP line only shows on the next command.)
+    reason = "pbx_lost" if mode == "close" else "caller-hangup"  # "close": the socket ends with no hang-up
+    assert ivr.hangups == [(CALL, reason)]
+    # Once the ACD knows the call it hears of its end exactly once.
     ended = [c for c in acd.calls if c[0] == "call_ended"]
     if any(c[0] == "enqueue" for c in acd.calls):
-        assert ended == [("call_ended", CALL, "caller-hangup")]
+        assert ended == [("call_ended", CALL, reason)]
     else:
         assert step == STEPS[0] and acd.calls == []
     # the agent is never blamed for a caller who hung up while their phone rang

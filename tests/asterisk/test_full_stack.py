@@ -91,7 +91,8 @@ async def test_transfer_to_an_agent_through_the_real_acd(stack, demo_db) -> None
     phone = FakeAgiCall(bridge.agi.port, keys=["2", "0"], dial_statuses=["ANSWER"])
     await asyncio.wait_for(phone.run(), 30)
     await acd.drain()
-    assert 'EXEC Dial "PJSIP/agent1,20"' in phone.commands
+    call = await the_call(demo_db)
+    assert f'EXEC Dial "PJSIP/agent1,20,U(hotline-record^hotline/{call.id}-{agent_id}-1.wav)"' in phone.commands
     states = {a.agent_id: a.state for a in acd.snapshot().agents}
     assert states[agent_id] == "wrap_up"
     call = await the_call(demo_db)

@@ -17,9 +17,18 @@ FakeAgiCall — a call Asterisk hands to our FastAGI listener:
   With no key queued, GET DATA / WAIT FOR DIGIT wait for `press()` up to `timeout * time_scale`.
   Hang-ups: `hangup_on="EXEC Dial"` (during the first such command), `hangup_after=N` (after N
   answered commands), or `hang_up()` at any time; `hangup_mode` is "sighup" (Asterisk's default:
-  pending command → `200 result=-1`, then `HANGUP` before the next reply, 511 for channel commands),
-  "nosighup" (no HANGUP line), "exit" (AGIEXITONHANGUP: `200 result=-1`, `HANGUP`, `HANGUP`, close)
-  or "close" (the socket just closes).
+  pending command → `200 result=-1` (STREAM FILE: `... endpos=<where it stopped>`) and the `HANGUP`
+  line right after it, 511 for channel commands), "nosighup" (no HANGUP line), "exit"
+  (AGIEXITONHANGUP: `200 result=-1`, `HANGUP`, `HANGUP`, close) or "close" (the PBX dies: the socket
+  just closes, no reply, no HANGUP, no AMI Hangup).
+  Dial: `dial_statuses` one per Dial; a peer without technology/ (`client:agent1`) fails as
+  Asterisk's app_dial does (`200 result=-1`, DIALSTATUS=INVALIDARGS, "Dial argument takes format
+  (technology/resource)" in `pbx_log`); CHANUNAVAIL/CONGESTION return at once. The `U(hotline-record^FILE)`
+  option runs MixMonitor on the agent's channel when they answer; `EXEC MixMonitor` runs it on the
+  caller's channel until the caller hangs up (`monitors`: running, `recordings`: ever started).
+  With `ami=FakeAmiServer` the channel's events go to its clients as Asterisk sends them: DialEnd,
+  VarSet MIXMONITOR_FILENAME + MixMonitorStart, the agent leg's Hangup and the caller's.
+  A missing sound file: `200 result=-1 endpos=0` with the channel still up, logged in `pbx_log`.
 
 FakeAmiServer — an AMI endpoint:
 
@@ -160,6 +169,8 @@ class FakeAgiCall:
         header: bytes | None = None,
         header_split: int | None = None,
         variables: dict[str, str] | None = None,
+        ami: FakeAmiServer | None = None,
+        subroutines: Iterable[str] = ("hotline-record",),
         **header_fields: str,
     ) -> None:
         self.port, self.host = port, host
@@ -192,6 +203,13 @@ class FakeAgiCall:
         self._pushback = b""
         self.peer_gone = False  # the server closed the socket while we were busy with a command
         self.turnarounds: list[float] = []  # seconds from our reply to the next command (benchmarks)
+        self.ami = ami  # when set, the channel's AMI events (DialEnd, MixMonitor, Hangup) go to its clients
+        self.subroutines = set(subroutines)  # dialplan contexts a Dial U() option can run
+        self.pbx_log: list[str] = []  # what Asterisk would have logged about this call
+        self.dials: list[tuple[str, str]] = []  # (first peer, DIALSTATUS) of every Dial that rang
+        self.monitors: list[tuple[str, str]] = []  # MixMonitors running: (channel, file)
+        self.recordings: list[tuple[str, str]] = []  # every MixMonitor ever started: (channel, file)
+        self._legs = 0
 
     # --- live control ---------------------------------------------------------------------------
 
@@ -243,6 +261,8 @@ class FakeAgiCall:
         except ConnectionError:
             self.closed_by_server = True
         finally:
+            if not (self.dead and self.hangup_mode == "close"):  # a PBX that died sends no more events
+                self._channel_gone(self.channel, self.variables["UNIQUEID"])
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
@@ -271,23 +291,31 @@ class FakeAgiCall:
                 self.variables["DIALSTATUS"] = "CANCEL"  # the caller gave up while the agent's phone rang
             if line.startswith(ALIVE_ON_DEAD_CHANNEL) and self.hangup_mode in ("sighup", "nosighup"):
                 return await self._answer(line, writer)  # instant commands: answered, after the HANGUP line
-            if self.hangup_mode == "close":
-                return False
-            if self.hangup_mode == "exit":
-                return await self._dead_exit(writer, pending=True)
-            self._write(writer, b"200 result=-1\n")
-            await writer.drain()
-            return True
+            return await self._died_during(line, writer)
         reply = await self._live_reply(line)
         if self.peer_gone:
             return False
         if self.dead and reply is None:  # hung up while the command was running
-            if self.hangup_mode == "exit":
-                return await self._dead_exit(writer, pending=True)
-            if self.hangup_mode == "close":
-                return False
-            reply = b"200 result=-1\n"
+            return await self._died_during(line, writer)
         self._write(writer, reply or b"200 result=0\n")
+        await writer.drain()
+        return True
+
+    async def _died_during(self, line: str, writer: asyncio.StreamWriter) -> bool:
+        """The caller hung up while `line` ran. Asterisk answers it with -1 (STREAM FILE: with the
+        position reached) and, with AGISIGHUP, sends the HANGUP line as soon as it notices, a few ms
+        later, whether or not another command comes. "close" is the PBX dying: the socket just closes."""
+        if self.hangup_mode == "close":
+            return False
+        pending = b"200 result=-1 endpos=4000\n" if line.upper().startswith("STREAM FILE") else b"200 result=-1\n"
+        if self.hangup_mode == "exit":
+            self._write(writer, pending + b"HANGUP\nHANGUP\n")
+            await writer.drain()
+            return False
+        self._write(writer, pending)
+        if self.hangup_mode == "sighup" and not self.hangup_announced:
+            self.hangup_announced = True
+            self._write(writer, b"HANGUP\n")
         await writer.drain()
         return True
 
@@ -388,6 +416,7 @@ class FakeAgiCall:
         name = args[2] if len(args) > 2 else ""
         escape = args[3] if len(args) > 3 else ""
         if name in self.missing_files:
+            self.pbx_log.append(f"WARNING file.c: File {name} does not exist in any format")
             return b"200 result=-1 endpos=0\n"
         if self.barge_in and escape and self.keys and self.keys[0][:1] and self.keys[0][0] in escape:
             key = self._next_key()
@@ -414,25 +443,91 @@ class FakeAgiCall:
     async def _exec(self, app: str, data: str) -> bytes | None:
         app_l = app.lower()
         if app_l == "dial":
-            status = self.dial_statuses.popleft() if self.dial_statuses else "NOANSWER"
-            if status == "ANSWER" and self.dial_hold is not None:
+            return await self._dial(data)
+        if app_l == "mixmonitor":
+            self._mix_monitor(self.channel, self.variables["UNIQUEID"], data.split(",", 1)[0])
+            return b"200 result=0\n"
+        if app_l == "stopmixmonitor":
+            self.monitors = [m for m in self.monitors if m[0] != self.channel]
+            return b"200 result=0\n"
+        if app_l == "set" and "=" in data:
+            key, value = data.split("=", 1)
+            self.variables[key] = value
+            return b"200 result=0\n"
+        if app_l in ("wait", "playback", "voicemail", "musiconhold"):
+            return b"200 result=0\n"
+        return b"200 result=-2\n"
+
+    async def _dial(self, data: str) -> bytes | None:
+        """app_dial: `peers[,timeout[,options]]`, each peer technology/resource. A peer without a
+        technology (`client:agent1`) fails the whole Dial at once: WARNING, DIALSTATUS=INVALIDARGS and
+        -1. CHANUNAVAIL/CONGESTION come back at once with 0. With `U(context^args)` the context's
+        subroutine runs on the agent's channel once it answers (`hotline-record`: MixMonitor(ARG1))."""
+        parts = data.split(",")
+        peers = [p.strip() for p in parts[0].split("&") if p.strip()]
+        options = parts[2] if len(parts) > 2 else ""
+        for peer in peers:
+            tech, _, resource = peer.partition("/")
+            if not resource:
+                self.pbx_log.append("WARNING app_dial.c: Dial argument takes format (technology/resource)")
+                self.variables["DIALSTATUS"] = "INVALIDARGS"
+                return b"200 result=-1\n"
+        if not peers:
+            self.variables["DIALSTATUS"] = "CHANUNAVAIL"
+            return b"200 result=0\n"
+        status = self.dial_statuses.popleft() if self.dial_statuses else "NOANSWER"
+        self.dials.append((peers[0], status))
+        tech = peers[0].partition("/")[0]
+        if status in ("CHANUNAVAIL", "CONGESTION"):
+            cause = "20 - Subscriber absent" if status == "CHANUNAVAIL" else "34 - Circuit/channel congestion"
+            self.pbx_log.append(f"NOTICE app_dial.c: Unable to create channel of type '{tech}' (cause {cause})")
+            self.variables["DIALSTATUS"] = status
+            return b"200 result=0\n"
+        self._legs += 1
+        leg_channel = f"{peers[0]}-{self._legs:08x}"
+        leg_uid = f"{self.variables['UNIQUEID']}{self._legs}"
+        if status == "ANSWER":
+            self._ami_event("DialEnd", Channel=self.channel, Uniqueid=self.variables["UNIQUEID"],
+                            DestChannel=leg_channel, DestUniqueid=leg_uid, DestLinkedid=self.variables["UNIQUEID"],
+                            DialStatus="ANSWER")
+            gosub = re.search(r"U\(([^)^]*)\^?([^)]*)\)", options)
+            if gosub is not None and gosub.group(1) in self.subroutines:
+                self._mix_monitor(leg_channel, leg_uid, gosub.group(2).split("^")[0])
+            if self.dial_hold is not None:
                 hold = asyncio.ensure_future(self.dial_hold.wait())
                 hung = asyncio.ensure_future(self._hangup_event.wait())
                 await asyncio.wait([hold, hung], return_when=asyncio.FIRST_COMPLETED)
                 for task in (hold, hung):
                     task.cancel()
                 await asyncio.gather(hold, hung, return_exceptions=True)
-            self.variables["DIALSTATUS"] = status
-            if self.dead:
-                return None
-            return b"200 result=0\n"
-        if app_l == "set" and "=" in data:
-            key, value = data.split("=", 1)
-            self.variables[key] = value
-            return b"200 result=0\n"
-        if app_l in ("wait", "playback", "mixmonitor", "stopmixmonitor", "voicemail", "musiconhold"):
-            return b"200 result=0\n"
-        return b"200 result=-2\n"
+        else:
+            self._ami_event("DialEnd", Channel=self.channel, Uniqueid=self.variables["UNIQUEID"],
+                            DestChannel=leg_channel, DestUniqueid=leg_uid, DestLinkedid=self.variables["UNIQUEID"],
+                            DialStatus=status)
+        self._channel_gone(leg_channel, leg_uid)
+        self.variables["DIALSTATUS"] = status
+        if self.dead:
+            return None
+        return b"200 result=0\n"
+
+    def _mix_monitor(self, channel: str, uniqueid: str, name: str) -> None:
+        """MixMonitor on `channel`: the file's full path comes in VarSet MIXMONITOR_FILENAME just before
+        MixMonitorStart; it stops only by StopMixMonitor or when the channel hangs up."""
+        path = name if name.startswith("/") else f"/var/spool/asterisk/monitor/{name}"
+        self.monitors.append((channel, path))
+        self.recordings.append((channel, path))
+        self._ami_event("VarSet", Channel=channel, Uniqueid=uniqueid, Linkedid=self.variables["UNIQUEID"],
+                        Variable="MIXMONITOR_FILENAME", Value=path)
+        self._ami_event("MixMonitorStart", Channel=channel, Uniqueid=uniqueid, Linkedid=self.variables["UNIQUEID"])
+
+    def _channel_gone(self, channel: str, uniqueid: str, cause: str = "16", text: str = "Normal Clearing") -> None:
+        self.monitors = [m for m in self.monitors if m[0] != channel]
+        self._ami_event("Hangup", Channel=channel, Uniqueid=uniqueid, Linkedid=self.variables["UNIQUEID"],
+                        Cause=cause, **{"Cause-txt": text})
+
+    def _ami_event(self, event: str, **fields: str) -> None:
+        if self.ami is not None:
+            self.ami.emit({"Event": event, "Privilege": "call,all", **fields})
 
     def _variable_reply(self, args: list[str]) -> bytes:
         words = [a.upper() for a in args[:2]]

@@ -7,9 +7,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from acd.models import Callback, Campaign, CampaignContact
+from acd.models import Agent, Callback, Campaign, CampaignContact
 from acd.ports import WaitingCall
 from audit.models import AuditLog
 from tests.web.desk_support import CONNECTOR, add_call, agent_id_of, customer_id_of
@@ -238,3 +238,19 @@ async def test_campaign_forms_need_csrf(desk):
     assert response.status == 403
     async with desk.db.session() as s:
         assert list(await s.scalars(select(Callback))) == [] and list(await s.scalars(select(Campaign))) == []
+
+
+async def test_supervisor_page_lists_each_agents_phone_per_transport_and_what_cannot_be_dialled(desk):
+    async with desk.db.session() as s:
+        await s.execute(update(Agent).where(Agent.name.like("Zhang%"))
+                        .values(endpoints={"asterisk": "client:agent2", "twilio": "client:agent2"}))
+    await desk.login_as("supervisor1")
+    page = await (await desk.client.get("/supervisor")).text()
+    table = page[page.index('data-testid="agent-phones"'):]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr data-agent-id=[^>]*>(.*?)</tr>", table, re.S)
+    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
+    assert cells[0][:3] == ["Wang Fang 王芳", "PJSIP/agent1", "client:agent1"] and cells[0][3] == ""
+    assert cells[1][:3] == ["Zhang Min 张敏", "—", "client:agent2"]
+    assert "never dialled: asterisk endpoint &#39;client:agent2&#39; is not one of PJSIP/" in cells[1][3]
+    assert page.index("坐席话机") < page.index("Agent phones")  # Chinese first

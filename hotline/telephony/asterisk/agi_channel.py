@@ -4,7 +4,13 @@ Hang-ups surface as AgiHangup from whichever command notices them first:
 - the unrequested `HANGUP` line (read before the reply it precedes, so replies never shift),
 - `511` (command not permitted on a dead channel),
 - `200 result=-1` from a command that waits for keys,
-- the socket closing.
+- `200 result=-1` from STREAM FILE followed by the HANGUP line (Asterisk sends it a few ms later; we
+  wait `hangup_grace_s` for it rather than send one more command to a dead channel),
+- the socket closing: after a -1 or a HANGUP line that is the caller (AGIEXITONHANGUP); without
+  either it is the PBX gone (`pbx_lost`: killed, restarted, the network cut), not the caller.
+STREAM FILE's -1 with no HANGUP after it is a sound file the PBX does not have ("File ... does not
+exist in any format" in Asterisk's log): a configuration error, reported once per file name
+(`MissingSounds`) as soon as the next reply shows the channel was still up; the call goes on.
 Commands Asterisk still answers on a dead channel (GET VARIABLE, SET VARIABLE) can be sent with
 `dead_ok=True`, e.g. to read DIALSTATUS after the caller hung up during Dial.
 
@@ -34,13 +40,39 @@ ALL_KEYS = "0123456789*#"
 UNBOUNDED = None  # `takes_s` of a command that may run as long as the call (Dial, VoiceMail)
 
 
+CALLER = "caller"
+PBX_LOST = "pbx_lost"
+_NO_CONNECTION = frozenset({"closed", PBX_LOST})
+HANGUP_GRACE_S = 0.5  # Asterisk sends HANGUP within a few ms of the -1; a missing file waits this long once
+
+
+class MissingSounds:
+    """Sound files the PBX answered with -1 while the channel stayed up: reported once per file name,
+    for every call of the listener (a PBX without the prompts would otherwise flood the log)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def report(self, name: str) -> None:
+        if name in self.names:
+            return
+        self.names.add(name)
+        log.error("agi: the PBX has no sound file %s (Asterisk: \"does not exist in any format\"): a "
+                  "configuration error; see `hotline prompts check`", name)
+
+
 class AgiChannel:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: AgiRequest, *,
-                 reply_timeout_s: float | None = None) -> None:
+                 reply_timeout_s: float | None = None, hangup_grace_s: float = HANGUP_GRACE_S,
+                 missing_sounds: MissingSounds | None = None) -> None:
         self.request = request
         self._writer = writer
         self._replies = ReplyReader(reader)
         self._reply_timeout_s = reply_timeout_s  # None: wait for replies for ever
+        self._hangup_grace_s = hangup_grace_s
+        self.missing_sounds = missing_sounds if missing_sounds is not None else MissingSounds()
+        self._unconfirmed_file: str | None = None  # -1 from STREAM FILE: missing, if the channel proves alive
+        self._last_failed = False  # the last reply was `200 result=-1`
         self.hangup_reason: str | None = None  # set once the channel is known to be gone
 
     @property
@@ -55,14 +87,13 @@ class AgiChannel:
     async def command(self, line: str, *, dead_ok: bool = False, takes_s: float | None = 0.0) -> Reply:
         """Send one command and return its reply. Raise AgiHangup / AgiCommandError as described above.
         `takes_s`: how long the command itself may run before it replies (UNBOUNDED: no limit)."""
-        if self.hangup_reason == "closed" or (self.hung_up and not dead_ok):
+        if self.hangup_reason in _NO_CONNECTION or (self.hung_up and not dead_ok):
             raise AgiHangup(self.hangup_reason or "closed")
         try:
             self._writer.write(line.encode("utf-8") + b"\n")
             await self._writer.drain()
         except ConnectionError:
-            self.hangup_reason = "closed"
-            raise AgiHangup("closed") from None
+            raise self._lost() from None
         limit = None if takes_s is None or self._reply_timeout_s is None else takes_s + self._reply_timeout_s
         try:
             async with asyncio.timeout(limit):
@@ -72,23 +103,47 @@ class AgiChannel:
             log.warning("agi: %s: no reply to %s in %.1f s; closing", self.request.uniqueid, _words(line), limit)
             raise AgiTimeout() from None
         except AgiHangup:
-            self.hangup_reason = "closed"
-            raise
+            raise self._lost() from None
         except asyncio.CancelledError:
             # The reply is still owed: this connection can no longer be kept in step.
             self.hangup_reason = "closed"
             raise
         if self._replies.hangup_seen and self.hangup_reason is None:
-            self.hangup_reason = "caller"
+            self.hangup_reason = CALLER
+        self._confirm_file(alive=reply.code != 511 and not self.hung_up)
+        self._last_failed = reply.value == -1
         if reply.code == 511:
-            raise self._gone("caller")
+            raise self._gone(CALLER)
         if reply.code >= 500:
             first = reply.message.splitlines()[0] if reply.message else ""
             log.warning("agi: %s refused: %s %s", _words(line), reply.code, first)
             raise AgiCommandError(reply)
         if self.hung_up and not dead_ok:
-            raise AgiHangup(self.hangup_reason or "caller")
+            raise AgiHangup(self.hangup_reason or CALLER)
         return reply
+
+    def _lost(self) -> AgiHangup:
+        """The socket closed. After a -1 or a HANGUP line that is how a caller's hang-up ends the
+        session (AGIEXITONHANGUP); without either, the PBX itself is gone."""
+        self._unconfirmed_file = None
+        if self.hangup_reason is None:  # the session logs a PBX_LOST, with the call's id
+            self.hangup_reason = CALLER if self._replies.hangup_seen or self._last_failed else PBX_LOST
+        elif self.hangup_reason != PBX_LOST:
+            self.hangup_reason = "closed"
+        return AgiHangup(self.hangup_reason)
+
+    def _confirm_file(self, *, alive: bool) -> None:
+        name, self._unconfirmed_file = self._unconfirmed_file, None
+        if name is not None and alive:
+            self.missing_sounds.report(name)
+
+    async def _hangup_follows(self) -> bool:
+        """After a -1: does the HANGUP line (or the socket's end) follow within the grace time?"""
+        try:
+            async with asyncio.timeout(self._hangup_grace_s):
+                return await self._replies.hangup_follows()
+        except TimeoutError:
+            return False
 
     # --- typed commands ---------------------------------------------------------------------------
 
@@ -99,8 +154,12 @@ class AgiChannel:
         """Play a sound file; return the key that interrupted it ("" when none or the file is missing)."""
         reply = await self.command(f"STREAM FILE {name} {quote(escape_digits)}")
         if reply.value == -1:
-            # Missing file or the caller hung up: the next command tells which (HANGUP/511).
-            log.warning("agi: STREAM FILE %s failed (missing file?)", name)
+            # The caller hung up, or the file is missing: Asterisk tells which by sending HANGUP or not.
+            if await self._hangup_follows() or (reply.endpos or 0) > 0:  # a file that played part-way exists
+                if self._replies.closed and self.hangup_reason is None:
+                    self.hangup_reason = "closed"  # nothing more can be sent
+                raise self._gone(CALLER)
+            self._unconfirmed_file = name
             return ""
         return reply.digit
 
@@ -110,7 +169,7 @@ class AgiChannel:
         waits_s = timeout_ms / 1000 * max(1, max_digits)
         reply = await self.command(f"GET DATA {name} {timeout_ms} {max_digits}", takes_s=waits_s)
         if reply.value is not None and reply.value < 0:
-            raise self._gone("caller")
+            raise self._gone(CALLER)
         return reply.result, reply.timed_out
 
     async def wait_for_digit(self, timeout_ms: int) -> str:
@@ -118,7 +177,7 @@ class AgiChannel:
         reply = await self.command(f"WAIT FOR DIGIT {timeout_ms}",
                                    takes_s=timeout_ms / 1000 if timeout_ms >= 0 else UNBOUNDED)
         if reply.value is not None and reply.value < 0:
-            raise self._gone("caller")
+            raise self._gone(CALLER)
         return reply.digit
 
     async def set_variable(self, name: str, value: str) -> None:

@@ -231,12 +231,15 @@ class ReplyReader:
 
     reader: asyncio.StreamReader
     hangup_seen: bool = False
+    closed: bool = False  # the peer closed the socket
+    _early: list[bytes] = field(default_factory=list)  # lines read while waiting for a HANGUP line
 
     async def read(self) -> Reply:
         """Raise AgiHangup("closed") when the socket closes before a reply arrives."""
         while True:
-            line = await _readline(self.reader)
+            line = self._early.pop(0) if self._early else await _readline(self.reader)
             if line is None:
+                self.closed = True
                 raise AgiHangup("closed")
             if line == b"HANGUP":
                 self.hangup_seen = True
@@ -248,6 +251,21 @@ class ReplyReader:
                 return reply
             if line:
                 log.warning("agi: ignoring garbage line (%d bytes): %r", len(line), line[:60])
+
+    async def hangup_follows(self) -> bool:
+        """With no command pending: wait for the unrequested HANGUP line (or the socket closing), which
+        Asterisk sends a few ms after a command ended with -1 because the caller hung up. Cancel-safe
+        (a partly received line stays buffered); anything else that arrives is kept for `read`."""
+        while not (self.hangup_seen or self.closed):
+            line = await _readline(self.reader)
+            if line is None:
+                self.closed = True
+            elif line == b"HANGUP":
+                self.hangup_seen = True
+            elif line:
+                self._early.append(line)
+                return False
+        return True
 
     async def _usage(self, first: bytes) -> Reply:
         body = [first[4:].decode("utf-8", "replace")]

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from hotline.telephony.asterisk.agi_channel import AgiChannel
+from hotline.telephony.asterisk.agi_channel import HANGUP_GRACE_S, AgiChannel, MissingSounds
 from hotline.telephony.asterisk.agi_protocol import AgiProtocolError, AgiRequest, read_header_block
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class AgiServer:
         scripts: tuple[str, ...] = ("ivr",),
         header_timeout_s: float = 10.0,
         reply_timeout_s: float | None = None,
+        hangup_grace_s: float = HANGUP_GRACE_S,
     ) -> None:
         self._handler = handler
         self._host = host
@@ -41,6 +42,8 @@ class AgiServer:
         self._scripts = scripts
         self._header_timeout_s = header_timeout_s
         self._reply_timeout_s = reply_timeout_s  # per command, handed to each AgiChannel
+        self._hangup_grace_s = hangup_grace_s
+        self.missing_sounds = MissingSounds()  # shared by every call: each missing file is reported once
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -118,7 +121,8 @@ class AgiServer:
             return
         if request.undecodable:
             log.warning("agi: %s: invalid UTF-8 in %s (replaced)", request.uniqueid, ", ".join(request.undecodable))
-        await self._handler(AgiChannel(reader, writer, request, reply_timeout_s=self._reply_timeout_s))
+        await self._handler(AgiChannel(reader, writer, request, reply_timeout_s=self._reply_timeout_s,
+                                       hangup_grace_s=self._hangup_grace_s, missing_sounds=self.missing_sounds))
 
     def _accepts(self, request: AgiRequest) -> bool:
         return request.script in self._scripts

@@ -8,16 +8,23 @@
       Hangup      STREAM FILE goodbye, HANGUP
       Transfer    Acd.enqueue, then music on hold in short WAIT FOR DIGIT slices; between slices the
                   session checks its offer queue, so an Offer interrupts the wait within one slice.
-                  Offer → EXEC Dial <endpoint>,<ring s> → GET VARIABLE DIALSTATUS → Acd.offer_answered
-                  or offer_failed and back to waiting.
+                  Offer → EXEC Dial <endpoint>,<ring s>,U(hotline-record^<file>) → GET VARIABLE
+                  DIALSTATUS → Acd.offer_answered or offer_failed and back to waiting. The recording
+                  starts on the agent's channel when they answer (Dial's U() runs the dialplan
+                  subroutine `hotline-record`: MixMonitor) and ends with that channel: one file per
+                  answered agent leg, none for a Dial that failed. An endpoint that is not Asterisk's
+                  (technology/resource) is never dialled; CHANUNAVAIL, CONGESTION and INVALIDARGS are
+                  "unavailable": the ACD sets the agent away ("phone_unreachable"), not missed.
       Survey      when the agent hangs up first on a queue with `post_call_survey`: the call leaves
                   the ACD, then qa.survey's steps, the question as GET DATA <file> <timeout ms> 1.
 
 Whatever happens (HANGUP line, 511, closed socket, a command Asterisk never answers, a refused
 command, cancellation) the session ends through `_finish`, which closes the IVR call and tells the
-ACD exactly once. An IVR turn that could not be stored is answered with an apology and the same
-question; a second failure in a row ends the call ("service_error"). Keys of a secure gather are
-never logged; the channel's MixMonitor is muted around them.
+ACD exactly once, with the reason: `caller-hangup` (-1 then HANGUP/511, or AGIEXITONHANGUP's close),
+`pbx_lost` (the connection closed with no hang-up: the PBX died or the network went), `agi_timeout`,
+`server-shutdown`, or how the IVR ended the call. An IVR turn that could not be stored is answered
+with an apology and the same question; a second failure in a row ends the call ("service_error").
+Keys of a secure gather are never logged; the channel's MixMonitor is muted around them.
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
+from acd import endpoints
 from acd.ports import Offer, Overflow, QueueStatus, WaitingCall
 from calls.exceptions import CallAlreadyOpened
 from hotline.logs import mark_secret
-from hotline.telephony.asterisk.agi_channel import ALL_KEYS, AgiChannel
+from hotline.telephony.asterisk.agi_channel import ALL_KEYS, CALLER, PBX_LOST, AgiChannel
 from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, AgiProtocolError
 from ivr.actions import BridgeAction, Gather, Hangup, Play, Prompt, SetAttribute, Transfer
 from ivr.events import CallStarted, Digits, Timeout
@@ -46,9 +55,19 @@ CONNECTOR = "asterisk"
 DIALSTATUS_REASONS = {
     "NOANSWER": "no-answer",
     "BUSY": "busy",
+    # the phone could not be rung at all: not a missed call (the ACD sets the agent away for a while)
     "CHANUNAVAIL": "unavailable",
     "CONGESTION": "unavailable",
+    # Dial refused the endpoint: "Dial argument takes format (technology/resource)"
+    "INVALIDARGS": "unavailable",
 }
+
+
+class HangupReason(StrEnum):
+    """How a session ended when the channel went away (the call record's end reason)."""
+
+    CALLER = "caller-hangup"
+    PBX_LOST = "pbx_lost"
 
 SUPPORTED_LANGUAGES = {"zh": "zh-CN", "zh_cn": "zh-CN", "zh-cn": "zh-CN", "en_us": "en-US", "en-us": "en-US"}
 SERVICE_ERROR = "service_error"
@@ -114,6 +133,8 @@ class CallRecordLike(Protocol):
 
     async def answered(self, call_id: str, agent_id: int, leg_id: int, external_id: str | None = None) -> bool: ...
 
+    async def leg_named(self, call_id: str, leg_id: int, external_id: str) -> bool: ...
+
     async def leg_closed(self, call_id: str, leg_id: int, reason: str) -> bool: ...
 
     async def customer_of(self, call_id: str) -> int | None: ...
@@ -149,6 +170,7 @@ class SessionOptions:
     continue_file: str = "silence/1"  # GET DATA file used to keep collecting after a key cut a prompt
     callback_key: str = "1"
     record_dir: str = "hotline"  # MixMonitor file (relative: under Asterisk's monitor directory)
+    record_gosub: str = "hotline-record"  # dialplan subroutine Dial's U() runs on the answering agent's channel
     prompt_position: str = "queue_position"
     prompt_callback_offer: str = "callback_offer"
     prompt_callback_confirmed: str = "callback_confirmed"
@@ -182,7 +204,9 @@ class AgiCallSession:
         self._offer: Offer | None = None
         self._offer_reported = False
         self._leg_id: int | None = None  # the ringing or answered agent's leg in the call record
+        self._answered_leg_id: int | None = None  # the leg of the agent who answered last
         self._waiting: WaitingCall | None = None
+        self._dials = 0  # Dials of this call: numbers the recording of each agent leg
 
     @property
     def current_offer(self) -> Offer | None:
@@ -224,8 +248,14 @@ class AgiCallSession:
             reason = SERVICE_ERROR
             log.error("agi: call %s: turn failed; hanging up", self.call_id or self.chan.request.uniqueid)
         except AgiHangup as gone:
-            reason = "caller-hangup" if gone.reason in ("caller", "closed") else gone.reason
-            log.info("agi: call %s ended by %s", self.call_id or self.chan.request.uniqueid, gone.reason)
+            reason = _hangup_reason(gone.reason)
+            if reason == HangupReason.PBX_LOST:
+                log.warning("agi: call %s: the PBX went away mid-call (no hang-up came)",
+                            self.call_id or self.chan.request.uniqueid)
+            elif reason == HangupReason.CALLER:
+                log.info("agi: call %s: the caller hung up", self.call_id or self.chan.request.uniqueid)
+            else:
+                log.info("agi: call %s ended by %s", self.call_id or self.chan.request.uniqueid, gone.reason)
         except (AgiCommandError, AgiProtocolError) as exc:
             reason = "error"
             log.error("agi: call %s: protocol error: %s", self.call_id, exc)
@@ -487,12 +517,22 @@ class AgiCallSession:
         acd, call_id = self._queued()
         self._offer, self._offer_reported = offer, False
         self.agent_answered.clear()
+        if not endpoints.fits(CONNECTOR, offer.endpoint):
+            # Dial would refuse it ("Dial argument takes format (technology/resource)"): never dialled
+            log.error("agi: call %s: agent %s's endpoint %r is not an Asterisk endpoint (%s); not dialled",
+                      call_id, offer.agent_id, offer.endpoint, endpoints.EXPECTED[endpoints.Transport.ASTERISK])
+            await acd.offer_failed(call_id, offer.agent_id, DIALSTATUS_REASONS["INVALIDARGS"])
+            self._offer = None
+            return False
+        self._dials += 1
+        dial = f"{offer.endpoint},{max(1, round(offer.ring_timeout_s))}"
         if offer.record:
-            await self.chan.exec("MixMonitor", f"{self.options.record_dir}/{self.call_id}-{offer.agent_id}.wav,b",
-                                 takes_s=0)
+            # Recorded from the agent's answer to the end of their leg: U() runs on the answering channel only.
+            name = f"{self.options.record_dir}/{call_id}-{offer.agent_id}-{self._dials}.wav"
+            dial += f",U({self.options.record_gosub}^{name})"
         log.info("agi: call %s: ringing agent %s", self.call_id, offer.agent_id)
         self._leg_id = await self._record_offer(call_id, offer)
-        await self.chan.exec("Dial", f"{offer.endpoint},{max(1, round(offer.ring_timeout_s))}")
+        await self.chan.exec("Dial", dial)
         status = await self.chan.get_variable("DIALSTATUS") or ""
         if status == "ANSWER" or self.agent_answered.is_set():
             await self.report_answered()
@@ -506,8 +546,12 @@ class AgiCallSession:
             await self.chan.command("CHANNEL STATUS")  # no DIALSTATUS: is the caller still there?
         await self._record_leg_end(call_id, status.lower() or "failed")
         if self.chan.hung_up:
-            raise AgiHangup(self.chan.hangup_reason or "caller")  # ACD hears call_ended, agent not blamed
-        await acd.offer_failed(call_id, offer.agent_id, DIALSTATUS_REASONS.get(status, "failed"))
+            raise AgiHangup(self.chan.hangup_reason or CALLER)  # ACD hears call_ended, agent not blamed
+        reason = DIALSTATUS_REASONS.get(status, "failed")
+        if reason == "unavailable":
+            log.warning("agi: call %s: agent %s's phone %s cannot be reached (DIALSTATUS=%s)",
+                        call_id, offer.agent_id, offer.endpoint, status)
+        await acd.offer_failed(call_id, offer.agent_id, reason)
         self._offer = None
         return False
 
@@ -549,17 +593,21 @@ class AgiCallSession:
 
     async def report_answered(self, agent_uniqueid: str = "") -> None:
         """Tell the ACD and the record the agent picked up: from AMI's DialEnd as it happens (with the
-        agent channel's Uniqueid), else after Dial returns."""
+        agent channel's Uniqueid), else after Dial returns. Whichever comes second only adds the
+        agent channel's Uniqueid to their leg (the PBX's later events name the leg by it)."""
         offer = self._offer
         self.agent_answered.set()
-        if offer is None or self._offer_reported:
+        if offer is None:
             return
-        self._offer_reported = True
-        if self.acd is not None:
-            await self.acd.offer_answered(offer.call_id, offer.agent_id)
-        if self.record is not None and self._leg_id is not None:
-            await report(self.record.answered(offer.call_id, offer.agent_id, self._leg_id, agent_uniqueid or None),
-                         offer.call_id)
+        if not self._offer_reported:
+            self._offer_reported = True
+            self._answered_leg_id = self._leg_id
+            if self.acd is not None:
+                await self.acd.offer_answered(offer.call_id, offer.agent_id)
+            if self.record is not None and self._leg_id is not None:
+                await report(self.record.answered(offer.call_id, offer.agent_id, self._leg_id), offer.call_id)
+        if agent_uniqueid and self.record is not None and self._answered_leg_id is not None:
+            await report(self.record.leg_named(offer.call_id, self._answered_leg_id, agent_uniqueid), offer.call_id)
 
     async def _record_offer(self, call_id: str, offer: Offer) -> int | None:
         if self.record is None:
@@ -598,6 +646,14 @@ class AgiCallSession:
                 await self._take_callback()
             else:
                 self.end_reason = "overflow"
+
+
+def _hangup_reason(reason: str) -> str:
+    if reason in (CALLER, "closed"):
+        return HangupReason.CALLER
+    if reason == PBX_LOST:
+        return HangupReason.PBX_LOST
+    return reason
 
 
 def _var_name(name: str) -> str:

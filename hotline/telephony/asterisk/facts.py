@@ -80,7 +80,7 @@ class PbxFacts:
         if call_id is None:
             log.info("ami: recording %s on %s belongs to no Hotline call", name, channel)
             return
-        await self.record.recording_started(call_id, name, leg_id=await self.record.leg_named(call_id, uniqueid),
+        await self.record.recording_started(call_id, name, leg_id=await self.record.find_leg(call_id, uniqueid),
                                             source=filename, format=PurePosixPath(filename).suffix.lstrip(".") or "wav")
 
     async def recording_stopped(self, channel: str) -> None:
