@@ -16,7 +16,7 @@ import errno
 import hashlib
 import logging
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from recordings.errors import IngestError, RecordingsError, StorageFull, Unknown
 from recordings.models import ArchivedFile, IngestJob
 from recordings.retention import retention_until
 from recordings.sources import RecordingSource
+from recordings.spool import AsteriskSpool, UnclaimedFile
 from recordings.states import AudioFormat, JobStatus, SourceKind
 from recordings.storage import Store, storage_key
 from recordings.transcode import Decoded, compress, decode_check, normalise_spans
@@ -71,6 +72,13 @@ async def quarantined(session: AsyncSession) -> list[IngestJob]:
                                    .order_by(IngestJob.finished_at.desc()))
     return list(result)
 
+async def spool_orphans(session: AsyncSession, spool: AsteriskSpool, *, older_than_s: float = 600.0) -> list[UnclaimedFile]:
+    """MixMonitor files no job names (their AMI event never came), for the admins to see; none is deleted.
+    (An event without a file is the other half: its job fails as "original not found" and is quarantined.)"""
+    refs = await session.scalars(select(IngestJob.source_ref).where(IngestJob.source_kind == SourceKind.ASTERISK))
+    return spool.unclaimed(list(refs), older_than_s=older_than_s)
+
+
 @dataclass(frozen=True)
 class IngestOutcome:
     recording_id: int
@@ -83,7 +91,8 @@ class IngestWorker:
     def __init__(self, db: Database, settings: RecordingsSettings, store: Store, ring: KeyRing,
                  sources: Mapping[SourceKind, RecordingSource], *, workdir: Path,
                  lease_s: float = 1800.0, poll_s: float = 30.0,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 on_outcome: Callable[[IngestOutcome], Awaitable[None]] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.store = store
@@ -93,6 +102,7 @@ class IngestWorker:
         self.lease = timedelta(seconds=lease_s)
         self.poll_s = poll_s
         self.clock = clock
+        self.on_outcome = on_outcome  # e.g. the call record marking a quarantined recording failed
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -113,13 +123,13 @@ class IngestWorker:
         """Work through due jobs until `stop` is set; between them wait for wake() or the poll interval."""
         await self.recover()
         while not stop.is_set():
+            self._wake.clear()  # before the pass: a job queued during it wakes the next one
             try:
                 while not stop.is_set() and await self.run_once() is not None:
                     pass
                 await self.discard_pending()
             except Exception:  # the database away: keep the worker alive, try again at the next poll
                 log.exception("recordings: ingest worker pass failed")
-            self._wake.clear()
             stopping = asyncio.ensure_future(stop.wait())
             woken = asyncio.ensure_future(self._wake.wait())
             await asyncio.wait({stopping, woken}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
@@ -131,7 +141,13 @@ class IngestWorker:
         job = await self._claim()
         if job is None:
             return None
-        return await self._process(job)
+        outcome = await self._process(job)
+        if self.on_outcome is not None:
+            try:
+                await self.on_outcome(outcome)
+            except Exception:  # the job's own state is committed; a listener's failure must not undo it
+                log.exception("recordings: outcome listener failed for recording %d", outcome.recording_id)
+        return outcome
 
     async def _claim(self) -> IngestJob | None:
         now = self.clock()
