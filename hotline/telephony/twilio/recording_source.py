@@ -10,6 +10,7 @@ streamed to disk, and network errors, 5xx and 429 are retried with exponential b
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import logging
 import re
@@ -39,8 +40,9 @@ class TwilioRecordingSource:
 
     async def start(self) -> None:
         if self._http is None:
+            credentials = f"{self._settings.account_sid}:{self._settings.auth_token.get_secret_value()}"
             self._http = aiohttp.ClientSession(
-                auth=aiohttp.BasicAuth(self._settings.account_sid, self._settings.auth_token.get_secret_value()),
+                headers={"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()},
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._settings.rest_timeout_s,
                                               sock_read=self._settings.rest_timeout_s))
 
