@@ -1,17 +1,18 @@
 """Compressing recordings with the ffmpeg binary pydub is wired to (recordings.audio): one ffmpeg run
-per recording does decoding, merging the legs, silencing the secure spans and encoding, so the audio
-never passes through Python; a second run decodes the stored copy to prove it plays."""
+per recording does decoding, merging the legs, silencing the secure spans and encoding, so the
+samples never pass through Python; a second ffmpeg decodes the result as it is made."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from recordings.audio import audio_segment
-from recordings.errors import EmptyAudio, SourceMissing, StorageFull, UnreadableAudio, VerificationFailed
+from recordings.errors import EmptyAudio, SourceMissing, UnreadableAudio, VerificationFailed
 from recordings.states import AudioFormat
 
 Span = tuple[int, int]  # [start_ms, end_ms)
@@ -21,8 +22,13 @@ _LAYOUT_CHANNELS = {"mono": 1, "stereo": 2}
 
 
 @dataclass(frozen=True)
-class Encoded:
-    path: Path
+class Compressed:
+    """The compressed audio, its SHA-256, and what a complete decode of exactly these bytes found."""
+
+    audio: bytes
+    sha256: str
+    channels: int
+    sample_rate: int
     duration_ms: int
 
 
@@ -31,6 +37,12 @@ class Decoded:
     channels: int
     sample_rate: int
     duration_ms: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    channels: int
+    duration_ms: int | None  # None when the container does not say
 
 
 def ffmpeg_exe() -> str:
@@ -56,10 +68,10 @@ def normalise_spans(spans: Sequence[Sequence[int]]) -> list[Span]:
     return merged
 
 
-def encode_args(inputs: Sequence[Path], out: Path, fmt: AudioFormat, bitrate_kbps: int,
+def encode_args(inputs: Sequence[Path], out: str, fmt: AudioFormat, bitrate_kbps: int,
                 silence: Sequence[Span] = ()) -> list[str]:
     """The ffmpeg command line: two mono legs (MixMonitor r() and t()) are joined into one stereo
-    stream, left the first; the spans are silenced; speech bitrate, channels kept."""
+    stream, left the first; the spans are silenced; the bitrate is the stream's total."""
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y"]
     for path in inputs:
         args += ["-i", str(path)]
@@ -81,12 +93,12 @@ def encode_args(inputs: Sequence[Path], out: Path, fmt: AudioFormat, bitrate_kbp
         args += ["-application", "voip", "-f", "ogg"]
     else:
         args += ["-f", "mp3"]
-    args += ["-map_metadata", "-1", "-nostats", "-progress", "pipe:1", str(out)]
-    return args
+    return [*args, "-map_metadata", "-1", "-nostats", out]
 
 
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def _decode_args() -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-xerror", "-i", "pipe:0", "-map", "0:a:0",
+            "-f", "null", "-nostats", "-progress", "pipe:1", "-"]
 
 
 def _last_error(stderr: str) -> str:
@@ -94,8 +106,11 @@ def _last_error(stderr: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-async def probe_channels(path: Path) -> int:
-    """How many channels the file has, from ffmpeg's description of its first audio stream."""
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+async def probe(path: Path) -> Probe:
+    """Channels and duration of the file's first audio stream, as ffmpeg describes its input."""
     process = await asyncio.create_subprocess_exec(
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
@@ -104,54 +119,108 @@ async def probe_channels(path: Path) -> int:
     stream = _STREAM.search(errors)
     if stream is None:
         raise UnreadableAudio(f"{path.name}: {_last_error(errors)}")
-    return _channels(stream.group(2)) or 1
+    duration = _DURATION.search(errors)
+    duration_ms = None
+    if duration:
+        hours, minutes, seconds = duration.groups()
+        duration_ms = round((int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * 1000)
+    return Probe(_channels(stream.group(2)) or 1, duration_ms)
 
 
-async def compress(inputs: Sequence[Path], out: Path, fmt: AudioFormat, bitrate_kbps: int,
-                   silence: Sequence[Span] = ()) -> Encoded:
-    """Encode the original(s) into `out` at `bitrate_kbps` per channel (Opus folds two channels
-    into one below about 20 kbit/s, so a stereo call gets twice the bitrate to keep both sides
-    apart); raises EmptyAudio, UnreadableAudio, SourceMissing or StorageFull."""
+def _out_time_ms(progress: bytes) -> int:
+    values = re.findall(rb"^out_time_us=(\d+)", progress, re.M)
+    return int(values[-1]) // 1000 if values else 0
+
+
+async def compress(inputs: Sequence[Path], fmt: AudioFormat, bitrate_kbps: int,
+                   silence: Sequence[Span] = ()) -> Compressed:
+    """Encode the original(s) at `bitrate_kbps` per channel (Opus folds two channels into one below
+    about 20 kbit/s, so a stereo call gets twice the bitrate to keep both sides apart).
+
+    The encoder's output is decoded completely as it is produced, by a second ffmpeg on the other
+    core, and hashed on the way: the caller then proves that what it stored and read back is these
+    very bytes (same SHA-256), so the stored copy is known to decode without a second pass over it.
+    Raises EmptyAudio, UnreadableAudio, SourceMissing or VerificationFailed."""
+    names = ", ".join(path.name for path in inputs)
     for path in inputs:
         if not path.is_file():
             raise SourceMissing(str(path))
         if path.stat().st_size == 0:
             raise EmptyAudio(f"{path.name} is 0 bytes")
-    channels = 2 if len(inputs) == 2 else await probe_channels(inputs[0])
-    process = await asyncio.create_subprocess_exec(
-        *encode_args(inputs, out, fmt, bitrate_kbps * min(channels, 2), silence),
+    probes = [await probe(path) for path in inputs]
+    if any(p.duration_ms == 0 for p in probes):
+        raise EmptyAudio(f"{names} holds no audio")
+    channels = 2 if len(inputs) == 2 else min(probes[0].channels, 2)
+    encoder = await asyncio.create_subprocess_exec(
+        *encode_args(inputs, "pipe:1", fmt, bitrate_kbps * channels, silence),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    stdout, stderr = await process.communicate()
-    errors = stderr.decode(errors="replace")
-    if process.returncode != 0:
-        _remove(out)
-        if "No space left on device" in errors:
-            raise StorageFull(f"writing {out.name}")
-        raise UnreadableAudio(f"{', '.join(p.name for p in inputs)}: {_last_error(errors)}")
-    out_us = [int(value) for value in re.findall(rb"^out_time_us=(\d+)", stdout, re.M)]
-    duration_ms = (out_us[-1] // 1000) if out_us else 0
-    if duration_ms <= 0:
-        _remove(out)
-        raise EmptyAudio(f"{', '.join(p.name for p in inputs)} holds no audio")
-    return Encoded(out, duration_ms)
+    decoder = await asyncio.create_subprocess_exec(
+        *_decode_args(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    digest = hashlib.sha256()
+    parts: list[bytes] = []
+
+    async def pump() -> None:
+        assert encoder.stdout is not None and decoder.stdin is not None
+        feeding = True
+        while chunk := await encoder.stdout.read(1 << 16):
+            parts.append(chunk)
+            digest.update(chunk)
+            if feeding:
+                try:
+                    decoder.stdin.write(chunk)
+                    await decoder.stdin.drain()
+                except (BrokenPipeError, ConnectionResetError):
+                    feeding = False  # the decoder gave up; its exit status says why
+        if feeding:
+            decoder.stdin.close()
+
+    async def read_all(stream: asyncio.StreamReader | None) -> bytes:
+        assert stream is not None
+        return await stream.read()
+
+    try:
+        _, encoder_err, progress, decoder_err = await asyncio.gather(
+            pump(), read_all(encoder.stderr), read_all(decoder.stdout), read_all(decoder.stderr))
+        await encoder.wait()
+        await decoder.wait()
+    finally:
+        for process in (encoder, decoder):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    if encoder.returncode != 0:
+        raise UnreadableAudio(f"{names}: {_last_error(encoder_err.decode(errors='replace'))}")
+    if b"Output file is empty, nothing was encoded" in encoder_err:  # a header and no samples
+        raise EmptyAudio(f"{names} holds no audio")
+    if decoder.returncode != 0:
+        raise VerificationFailed(f"compressed audio does not decode: {_last_error(decoder_err.decode(errors='replace'))}")
+    stream = _STREAM.search(decoder_err.decode(errors="replace"))
+    duration_ms = _out_time_ms(progress)
+    if stream is None or duration_ms <= 0:
+        raise EmptyAudio(f"{names} holds no audio")
+    known = [p.duration_ms for p in probes if p.duration_ms is not None]
+    if len(known) == len(probes):
+        tolerance = max(250, max(known) // 100)
+        if not min(known) - tolerance <= duration_ms <= max(known) + tolerance:
+            raise VerificationFailed(f"compressed audio lasts {duration_ms} ms, the original {max(known)} ms")
+    return Compressed(b"".join(parts), digest.hexdigest(), _channels(stream.group(2)), int(stream.group(1)),
+                      duration_ms)
 
 
 async def decode_check(audio: bytes) -> Decoded:
-    """Decode compressed audio completely (fed from memory: what was read back from the store) and
-    report what it holds; VerificationFailed if ffmpeg cannot."""
+    """Decode compressed audio completely (`hotline recordings verify --decode`); VerificationFailed if ffmpeg cannot."""
     process = await asyncio.create_subprocess_exec(
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-xerror", "-i", "pipe:0", "-map", "0:a:0",
-        "-f", "null", "-nostats", "-progress", "pipe:1", "-",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        *_decode_args(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await process.communicate(audio)
     errors = stderr.decode(errors="replace")
     if process.returncode != 0:
         raise VerificationFailed(f"does not decode: {_last_error(errors)}")
     stream = _STREAM.search(errors)
-    out_us = [int(value) for value in re.findall(rb"^out_time_us=(\d+)", stdout, re.M)]
-    if stream is None or not out_us:
+    if stream is None:
         raise VerificationFailed("decoder reported no audio stream")
-    return Decoded(_channels(stream.group(2)), int(stream.group(1)), out_us[-1] // 1000)
+    return Decoded(_channels(stream.group(2)), int(stream.group(1)), _out_time_ms(stdout))
 
 
 def _channels(layout: str) -> int:
