@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from calls.models import Call, Recording
 from hotline.db import Database, aware, utcnow
 from hotline.settings import RecordingsSettings
 from recordings.crypto import KeyRing, decrypt, decrypt_range, encrypt, read_header
-from recordings.errors import NotArchived, RecordingsError, UnknownRecording
+from recordings.errors import BadRange, NotArchived, RecordingsError, UnknownRecording
 from recordings.models import ArchivedFile, CallHold
 from recordings.retention import retention_until
 from recordings.states import AudioFormat
@@ -115,6 +115,16 @@ class Archive:
         header = await read_header(read_at)
         last = header.length - 1 if end is None else min(end, header.length - 1)
         return await decrypt_range(read_at, self.ring, start, last, header)
+
+    async def iter_audio(self, recording_id: int, start: int = 0, end: int | None = None,
+                         *, chunk_bytes: int = 256 * 1024) -> AsyncIterator[bytes]:
+        """The same bytes as read_audio, in pieces, for a whole-file download without holding it in memory."""
+        info = await self.audio_info(recording_id)
+        last = info.size - 1 if end is None else min(end, info.size - 1)
+        if not 0 <= start <= last:
+            raise BadRange(f"bytes {start}-{end} outside 0-{info.size - 1}")
+        for offset in range(start, last + 1, chunk_bytes):
+            yield await self.read_audio(recording_id, offset, min(last, offset + chunk_bytes - 1))
 
     async def record_access(self, session: AsyncSession, actor: str, recording_id: int, action: str = "play",
                             detail: dict[str, Any] | None = None) -> None:

@@ -58,6 +58,8 @@ async def test_the_player_gets_any_byte_range_of_the_decrypted_audio(rig: Rig):
     assert await rig.archive.read_audio(recording_id, 5, 10**9) == whole[5:]  # an open-ended Range
     with pytest.raises(BadRange):
         await rig.archive.read_audio(recording_id, len(whole))
+    pieces = [piece async for piece in rig.archive.iter_audio(recording_id, 10, None, chunk_bytes=7000)]
+    assert b"".join(pieces) == whole[10:] and max(map(len, pieces)) == 7000
     with pytest.raises(NotArchived):
         await rig.archive.read_audio(recording_id + 1)
 

@@ -159,7 +159,7 @@ async def test_a_corrupt_original_is_retried_with_growing_backoff_then_quarantin
         await enqueue(s, recording_id, SourceKind.ASTERISK, "bad.wav")
     worker = rig.worker(clock=clock)
     waits = []
-    for attempt in (1, 2):
+    for _ in range(2):
         outcome = await worker.run_once()
         assert outcome is not None and outcome.status == JobStatus.QUEUED
         job = await _job(rig, recording_id)
@@ -221,6 +221,24 @@ async def test_a_copy_that_does_not_read_back_as_written_is_not_kept_and_the_ori
     async with rig.db.session() as s:
         assert await s.scalar(select(func.count()).select_from(ArchivedFile)) == 0
     assert (await _job(rig, recording_id)).status == JobStatus.QUEUED
+
+
+async def test_a_full_disk_is_retried_and_named_and_the_original_kept(rig: Rig, monkeypatch):
+    import errno
+    import os
+
+    recording_id = await _queue(rig, "full.wav", seconds=1.0, channels=1)
+
+    def no_space(fd: int) -> None:  # where writing to a full disk fails for buffered writes
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    outcome = await rig.worker().run_once()
+    monkeypatch.undo()
+    assert outcome is not None and outcome.status == JobStatus.QUEUED
+    assert outcome.error.startswith("no space left for the recording")
+    assert (rig.spool.root / "full.wav").exists() and await _stored(rig) == []
+    assert (await _job(rig, recording_id)).last_error == outcome.error
 
 
 async def test_an_original_that_could_not_be_deleted_is_deleted_by_a_later_pass(rig: Rig, monkeypatch):
