@@ -71,6 +71,7 @@ class PurgeReport:
     applied: bool
     due: list[PurgeCandidate] = field(default_factory=list)
     held: list[int] = field(default_factory=list)  # recording ids past retention but on legal hold
+    failed: list[Problem] = field(default_factory=list)  # with apply: could not be deleted
 
 
 @dataclass
@@ -217,8 +218,13 @@ class Archive:
                 continue
             report.due.append(PurgeCandidate(archived.recording_id, call_id, archived.storage_key, until))
         if apply:
-            for candidate in report.due:
-                await self.store.delete(candidate.storage_key)
+            for candidate in list(report.due):
+                try:
+                    await self.store.delete(candidate.storage_key)
+                except RecordingsError as exc:  # the others are still purged; this one stays listed as failed
+                    report.due.remove(candidate)
+                    report.failed.append(Problem(candidate.recording_id, candidate.storage_key, str(exc)))
+                    continue
                 async with self.db.session() as s:
                     archived = await self._file(s, candidate.recording_id)
                     archived.purged_at, archived.storage_key = now, ""

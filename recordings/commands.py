@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from hotline.db import Database
 from hotline.settings import Settings
 from recordings.archive import Archive
 from recordings.crypto import KeyRing
+from recordings.errors import RecordingsError
 from recordings.storage import store_from_settings
 
 
@@ -16,11 +19,20 @@ def _archive(settings: Settings, db: Database) -> Archive:
     return Archive(db, settings.recordings, store_from_settings(settings), KeyRing.from_settings(settings))
 
 
+def _failed(command: str, exc: Exception) -> int:
+    """One line instead of a traceback: the database not migrated or unreachable, the store unreadable."""
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    print(f"hotline recordings {command}: {detail}", file=sys.stderr)
+    return 2
+
+
 async def verify(settings: Settings, *, decode: bool = False, out: TextIO = sys.stdout) -> int:
     """Exit code 1 when any file is missing, unreadable or does not match its checksum."""
     db = Database(settings.database.url)
     try:
         report = await _archive(settings, db).verify(decode=decode)
+    except (SQLAlchemyError, RecordingsError) as exc:
+        return _failed("verify", exc)
     finally:
         await db.dispose()
     for problem in report.problems:
@@ -33,6 +45,8 @@ async def purge(settings: Settings, *, apply: bool, actor: str = "cli", out: Tex
     db = Database(settings.database.url)
     try:
         report = await _archive(settings, db).purge(apply=apply, actor=actor)
+    except (SQLAlchemyError, RecordingsError) as exc:
+        return _failed("purge", exc)
     finally:
         await db.dispose()
     verb = "purged" if apply else "would purge"
@@ -41,15 +55,19 @@ async def purge(settings: Settings, *, apply: bool, actor: str = "cli", out: Tex
               f"{item.retention_until:%Y-%m-%d})", file=out)
     for recording_id in report.held:
         print(f"kept recording {recording_id}: legal hold", file=out)
-    print(f"{len(report.due)} {verb}, {len(report.held)} on hold" + ("" if apply else " (dry run; --apply to delete)"),
-          file=out)
-    return 0
+    for problem in report.failed:
+        print(f"could not purge recording {problem.recording_id}: {problem.problem}", file=out)
+    print(f"{len(report.due)} {verb}, {len(report.held)} on hold" + ("" if apply else " (dry run; --apply to delete)")
+          + (f", {len(report.failed)} failed" if report.failed else ""), file=out)
+    return 1 if report.failed else 0
 
 
 async def rekey(settings: Settings, *, actor: str = "cli", out: TextIO = sys.stdout) -> int:
     db = Database(settings.database.url)
     try:
         report = await _archive(settings, db).rekey(actor=actor)
+    except (SQLAlchemyError, RecordingsError) as exc:
+        return _failed("rekey", exc)
     finally:
         await db.dispose()
     for problem in report.problems:

@@ -173,3 +173,26 @@ async def test_rekey_rewrites_old_files_under_the_active_key_so_the_old_key_can_
     assert (await only_b.verify()).ok
     assert (await Archive(rig.db, rotated.recordings, rig.store, ring).rekey()).rewritten == 0
     assert [a for _, a, _ in await _audit(rig)] == ["recording.rekey", "recording.rekey"]
+
+
+async def test_a_file_the_store_will_not_delete_is_reported_and_the_rest_purged(rig: Rig):
+    from recordings.errors import StorageError
+    from recordings.storage import LocalStore
+
+    old = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    _, stuck = await _ingested(rig, "stuck", started_at=old)
+    _, purged = await _ingested(rig, "purged", started_at=old)
+    stuck_key = (await _file(rig, stuck)).storage_key
+
+    class Stubborn(LocalStore):
+        async def delete(self, key: str) -> None:
+            if key == stuck_key:
+                raise StorageError(f"cannot delete {key}: read-only file system")
+            await super().delete(key)
+
+    archive = Archive(rig.db, rig.settings.recordings, Stubborn(rig.store.root), rig.ring, clock=lambda: NOW)
+    report = await archive.purge(apply=True)
+    assert [c.recording_id for c in report.due] == [purged]
+    assert [(p.recording_id, p.problem) for p in report.failed] == [
+        (stuck, f"cannot delete {stuck_key}: read-only file system")]
+    assert (await _file(rig, stuck)).purged_at is None and (await _file(rig, purged)).purged_at is not None

@@ -87,3 +87,11 @@ async def _call_of(rig: Rig, recording_id: int) -> str:
         recording = await s.get(Recording, recording_id)
         assert recording is not None
         return recording.call_id
+
+
+async def test_a_database_without_the_archive_tables_is_one_line_not_a_traceback(rig: Rig, tmp_path):
+    rig.settings = rig.settings.model_copy(update={"database": rig.settings.database.model_copy(
+        update={"url": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"})})
+    code, out, err = await _hotline(rig, "verify")
+    assert code == 2 and out == ""
+    assert err.startswith("hotline recordings verify: (sqlite3.OperationalError) no such table") and "Traceback" not in err

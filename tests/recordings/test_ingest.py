@@ -163,9 +163,9 @@ async def test_a_corrupt_original_is_retried_with_growing_backoff_then_quarantin
         outcome = await worker.run_once()
         assert outcome is not None and outcome.status == JobStatus.QUEUED
         job = await _job(rig, recording_id)
-        waits.append((job.next_attempt_at.replace(tzinfo=UTC) - clock.now).total_seconds())
+        waits.append((aware(job.next_attempt_at) - clock.now).total_seconds())
         assert await worker.run_once() is None  # not due yet
-        clock.now = job.next_attempt_at.replace(tzinfo=UTC)
+        clock.now = aware(job.next_attempt_at)
     assert waits == [10.0, 20.0]  # ingest_backoff_s, doubled
     outcome = await worker.run_once()
     assert outcome is not None and outcome.status == JobStatus.QUARANTINED
