@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -225,7 +226,6 @@ async def test_a_copy_that_does_not_read_back_as_written_is_not_kept_and_the_ori
 
 async def test_a_full_disk_is_retried_and_named_and_the_original_kept(rig: Rig, monkeypatch):
     import errno
-    import os
 
     recording_id = await _queue(rig, "full.wav", seconds=1.0, channels=1)
 
@@ -282,3 +282,65 @@ async def test_the_worker_loop_picks_up_a_job_when_woken_and_reports_the_outcome
     await asyncio.wait_for(task, 5)
     assert outcome == IngestOutcome(recording_id, JobStatus.DONE)
     assert (await _job(rig, recording_id)).status == JobStatus.DONE
+
+
+_CHILD = r'''
+import asyncio, sys
+from hotline.db import Database
+from hotline.settings import load_settings
+from recordings.crypto import KeyRing
+from recordings.ingest import IngestWorker
+from recordings.spool import AsteriskSpool
+from recordings.states import SourceKind
+from recordings.storage import LocalStore
+
+
+class StoreThenHang(LocalStore):
+    async def put(self, key, data):
+        await super().put(key, data)
+        print("stored", flush=True)
+        await asyncio.Event().wait()  # killed here: the file is stored, the database not told
+
+
+async def main():
+    settings = load_settings()
+    db = Database(settings.database.url)
+    worker = IngestWorker(db, settings.recordings, StoreThenHang(settings.recordings.dir),
+                          KeyRing.from_settings(settings), {SourceKind.ASTERISK: AsteriskSpool(settings.recordings.spool_dir)},
+                          workdir=settings.recordings.dir.parent / "work")
+    await worker.run_once()
+
+asyncio.run(main())
+'''
+
+
+@pytest.mark.skipif(bool(os.environ.get("HOTLINE_TEST_DATABASE_URL")), reason="the child process uses the SQLite file")
+async def test_a_worker_process_killed_after_storing_leaves_one_file_after_restart(rig: Rig):
+    import signal
+    import sys
+
+    from tests.recordings.conftest import KEY_A, KEY_B
+
+    recording_id = await _queue(rig, "killed.wav", seconds=2.0, channels=2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({"HOTLINE_DATABASE_URL": rig.settings.database.url,
+                "HOTLINE_RECORDINGS_DIR": str(rig.settings.recordings.dir),
+                "HOTLINE_RECORDINGS_SPOOL_DIR": str(rig.spool.root),
+                "HOTLINE_RECORDINGS_KEYS": f"a:{KEY_A},b:{KEY_B}", "HOTLINE_RECORDINGS_ACTIVE_KEY": "a"})
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _CHILD, env=env,
+                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        line = await asyncio.wait_for(child.stdout.readline(), 60)  # type: ignore[union-attr]
+        assert line == b"stored\n", (await child.stderr.read()).decode()  # type: ignore[union-attr]
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    assert len(await _stored(rig)) == 1 and (await _job(rig, recording_id)).status == JobStatus.RUNNING
+
+    restarted = rig.worker()
+    assert await restarted.recover() == 1
+    assert (await restarted.run_once()).status == JobStatus.DONE  # type: ignore[union-attr]
+    assert len(await _stored(rig)) == 1
+    async with rig.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(ArchivedFile)) == 1
+    assert not (rig.spool.root / "killed.wav").exists()
