@@ -171,8 +171,31 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(run=cmd_user_add)
 
+    _add_recordings_commands(commands)
     _add_optional_commands(commands)
     return parser
+
+
+def _add_recordings_commands(commands: _Commands) -> None:
+    from recordings import commands as recording_commands
+
+    async def verify(args: argparse.Namespace, settings: Settings) -> int:
+        return await recording_commands.verify(settings, decode=args.decode)
+
+    async def purge(args: argparse.Namespace, settings: Settings) -> int:
+        return await recording_commands.purge(settings, apply=args.apply)
+
+    async def rekey(args: argparse.Namespace, settings: Settings) -> int:
+        return await recording_commands.rekey(settings)
+
+    group = commands.group("recordings", "recordings_command", help="the recordings archive")
+    check = group.add("verify", help="re-read, decrypt and checksum every stored recording (exit 1 if any is bad)")
+    check.add_argument("--decode", action="store_true", help="also decode each file completely with ffmpeg")
+    check.set_defaults(run=verify)
+    remove = group.add("purge", help="list recordings past retention and not on legal hold; --apply deletes them")
+    remove.add_argument("--apply", action="store_true", help="delete them (audited); without it, a dry run")
+    remove.set_defaults(run=purge)
+    group.add("rekey", help="re-encrypt every recording not sealed with recordings.active_key").set_defaults(run=rekey)
 
 
 class _Commands:

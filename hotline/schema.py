@@ -7,6 +7,8 @@ from calls import models as call_models
 from hotline import staff as staff_models
 from hotline.db import Base
 from qa import models as qa_models
+from recordings import models as recording_models
 
-MODEL_MODULES = (call_models, acd_models, audit_models, banking_models, qa_models, staff_models)
+MODEL_MODULES = (call_models, acd_models, audit_models, banking_models, qa_models, staff_models,
+                 recording_models)
 metadata = Base.metadata

@@ -71,8 +71,56 @@ class TwilioSettings(_Section):
     rest_retries: int = Field(3, ge=0)
 
 
+def _pairs(value: Any) -> Any:
+    """`id:value,id2:value2` (how a mapping arrives from an environment variable) as a mapping."""
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, rest = item.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"expected NAME:VALUE pairs separated by commas, got {item!r}")
+        pairs[name.strip()] = rest.strip()
+    return pairs
+
+
 class RecordingsSettings(_Section):
     dir: Path = Path("var/recordings")
+    # where Asterisk's MixMonitor files are, as this host sees them (same host or a mounted share)
+    spool_dir: Path = Path("var/spool/monitor")
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = "recordings/"
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    format: Literal["opus", "mp3"] = "opus"
+    bitrate_kbps: int = Field(16, ge=8, le=32)  # per channel: a two-channel call gets twice this
+    # key id -> base64 of 32 random bytes; new files use active_key, older ones keep their key id.
+    # Empty: one key derived from security.secret_key (demo and tests only).
+    keys: dict[str, SecretStr] = {}
+    active_key: str = ""
+    # days kept after the call, per business category (config/acd/queues.yaml); others: default
+    retention_days: dict[str, int] = {"complaint": 3650}
+    default_retention_days: int = Field(1095, ge=1)
+    delete_at_source: bool = False  # Twilio: delete their copy once ours is verified
+    ingest_max_attempts: int = Field(6, ge=1)
+    ingest_backoff_s: float = Field(30.0, ge=0)
+    ingest_max_backoff_s: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mappings_from_environment(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {key: _pairs(value) if key in ("keys", "retention_days") else value for key, value in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _active_key_is_known(self) -> RecordingsSettings:
+        if self.keys and self.active_key not in self.keys:
+            raise ValueError(f"active_key {self.active_key!r} is not one of keys ({', '.join(sorted(self.keys))})")
+        if any(days < 1 for days in self.retention_days.values()):
+            raise ValueError("retention_days: every category is kept at least 1 day")
+        return self
 
 
 class SecuritySettings(_Section):
