@@ -77,7 +77,7 @@ CALLER = Leg("caller", None, True, True)  # every call: the caller's leg, answer
 
 
 @dataclass(frozen=True)
-class Payment_:
+class Paid:
     kind: str  # transfer | bill
     amount_fen: int
     from_account: str  # last four digits
@@ -100,7 +100,7 @@ class RecordHolds:
     card_status: str  # the card the caller used
     pin: str  # "old" | "new": which PIN the card's hash matches
     loss_reports: tuple[str, ...]  # card last4 of the loss reports this call made
-    payments: tuple[Payment_, ...]  # made by this call
+    payments: tuple[Paid, ...]  # made by this call
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Expected:
     card_status: str = "active"
     pin: str = "old"
     loss_reports: tuple[str, ...] = ()
-    payments: tuple[Payment_, ...] = ()
+    payments: tuple[Paid, ...] = ()
 
     def on(self, channel: str, caller_number: str) -> RecordHolds:
         return RecordHolds(
@@ -209,16 +209,16 @@ async def read_record(db: Database, channel: str, external_id: str, before: Bala
         caller_legs=tuple(_leg(leg, agents) for leg in legs if leg.kind != "agent"),
         agent_legs=tuple(_leg(leg, agents) for leg in legs if leg.kind == "agent"),
         routing=tuple((event.kind, agents.get(event.agent_id) if event.agent_id is not None else None)
-                      for event in routing if event.kind != "position"),
+                      for event in routing),
         surveys=tuple((agents.get(sv.agent_id) if sv.agent_id is not None else None, sv.queue, sv.score)
                       for sv in surveys),
         callbacks=tuple((cb.status, cb.number, cb.queue, customers.get(cb.customer_id)) for cb in callbacks),
         balance_changes={last4: fen - before.by_account[last4] for last4, fen in after.by_account.items()
                          if fen != before.by_account[last4]},
         card_status=card.status, pin=pin, loss_reports=tuple(loss),
-        payments=tuple(Payment_(p.kind, p.amount_fen, accounts[p.from_account_id],
-                                accounts[p.to_account_id] if p.to_account_id is not None
-                                else billers.get(p.biller_id, "") if p.biller_id is not None else "")
+        payments=tuple(Paid(p.kind, p.amount_fen, accounts[p.from_account_id],
+                            accounts[p.to_account_id] if p.to_account_id is not None
+                            else billers.get(p.biller_id, "") if p.biller_id is not None else "")
                        for p in payments))
 
 
@@ -306,12 +306,12 @@ SCENARIOS: tuple[Scenario, ...] = (
               *_keys("pin_change", "pin_old", "pin_new", "pin_again"), ("operation", "pin_change"), *_DONE))),
     Scenario("transfer", (ZH, "3", *VERIFY, "1", "100*5#", "1", "2"), _ivr_only(
         category="transfer", balance_changes=MappingProxyType({SAVINGS: -100_50, CURRENT: 100_50}),
-        payments=(Payment_("transfer", 100_50, SAVINGS, CURRENT),),
+        payments=(Paid("transfer", 100_50, SAVINGS, CURRENT),),
         path=(*_START, ("enter", "transfer"), *_verified("transfer"), ("operation", "transfer"),
               *_keys("transfer", "pay_from", "pay_amount", "pay_confirm"), ("operation", "transfer"), *_DONE))),
     Scenario("bill", (ZH, "4", *VERIFY, "1", "1", "88*8#", "1", "2"), _ivr_only(
         category="bill", balance_changes=MappingProxyType({SAVINGS: -88_80}),
-        payments=(Payment_("bill", 88_80, SAVINGS, "electricity"),),
+        payments=(Paid("bill", 88_80, SAVINGS, "electricity"),),
         path=(*_START, ("enter", "bill"), *_verified("bill"), ("operation", "bill"), *_keys("bill", "bill_choose"),
               ("operation", "bill"), *_keys("bill", "pay_from", "pay_amount", "pay_confirm"), ("operation", "bill"),
               *_DONE))),
