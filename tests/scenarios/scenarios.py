@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from acd.models import Agent, Callback, RoutingEvent
 from bank.models import Account, Biller, Card, Customer, LossReport, Payment
-from calls.models import Call, CallLeg, IvrStep
+from calls.models import Call, CallEvent, CallLeg, IvrStep, Recording
+from calls.replay import fold
 from hotline.db import Database, verify_secret
 from hotline.demo import DEMO_CARDS
 from qa.models import SurveyResponse
@@ -101,6 +102,21 @@ class RecordHolds:
     pin: str  # "old" | "new": which PIN the card's hash matches
     loss_reports: tuple[str, ...]  # card last4 of the loss reports this call made
     payments: tuple[Paid, ...]  # made by this call
+    recordings: tuple[tuple[str | None, str], ...]  # (agent of the leg, status) of each recording
+    replayed: Replayed  # what statistics get from the call's facts (call_events) alone
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The call as `calls.replay` folds its facts: it must agree with the rows."""
+
+    queue: str | None
+    agent: str | None
+    offers: int
+    closed: bool
+    end_reason: str | None
+    survey_score: int | None
+    recordings_ready: int
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,7 @@ class Expected:
     payments: tuple[Paid, ...] = ()
 
     def on(self, channel: str, caller_number: str) -> RecordHolds:
+        answered = [leg.agent for leg in self.agent_legs if leg.answered]
         return RecordHolds(
             call=CallRow(channel, caller_number, self.verified, self.customer, self.status, self.end_reason, True,
                          self.queue, self.business_category, self.agent, self.self_service_done),
@@ -135,7 +152,10 @@ class Expected:
             routing=self.routing, surveys=self.surveys,
             callbacks=tuple((status, caller_number, queue, self.customer) for status, queue in self.callbacks),
             balance_changes=dict(self.balance_changes), card_status=self.card_status, pin=self.pin,
-            loss_reports=self.loss_reports, payments=self.payments)
+            loss_reports=self.loss_reports, payments=self.payments,
+            recordings=tuple((agent, "ready") for agent in answered),
+            replayed=Replayed(self.queue, self.agent, len(self.agent_legs), True, self.end_reason,
+                              self.surveys[0][2] if self.surveys else None, len(answered)))
 
 
 @dataclass(frozen=True)
@@ -196,6 +216,11 @@ async def read_record(db: Database, channel: str, external_id: str, before: Bala
             select(Account.id, Account.last4))).all()}
         billers = {biller_id: code for biller_id, code in (await s.execute(select(Biller.id, Biller.code))).all()}
         payments = (await s.scalars(select(Payment).where(Payment.call_id == call.id).order_by(Payment.id))).all()
+        recordings = (await s.execute(select(CallLeg.agent_id, Recording.status)
+                                      .join(CallLeg, Recording.leg_id == CallLeg.id, isouter=True)
+                                      .where(Recording.call_id == call.id).order_by(Recording.id))).all()
+        events = (await s.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id))).all()
+    folded = fold(events)[call.id]
     after = await balances(db)
     pin = "new" if await verify_secret(card.pin_hash, NEW_PIN) else \
         "old" if await verify_secret(card.pin_hash, PIN) else "neither"
@@ -219,7 +244,12 @@ async def read_record(db: Database, channel: str, external_id: str, before: Bala
         payments=tuple(Paid(p.kind, p.amount_fen, accounts[p.from_account_id],
                             accounts[p.to_account_id] if p.to_account_id is not None
                             else billers.get(p.biller_id, "") if p.biller_id is not None else "")
-                       for p in payments))
+                       for p in payments),
+        recordings=tuple((agents.get(agent_id) if agent_id is not None else None, status)
+                         for agent_id, status in recordings),
+        replayed=Replayed(folded.queue, agents.get(folded.agent_id) if folded.agent_id is not None else None,
+                          folded.offers, folded.closed_at is not None, folded.end_reason, folded.survey_score,
+                          folded.recordings_ready))
 
 
 def _leg(leg: CallLeg, agents: Mapping[int, str | None]) -> Leg:

@@ -12,7 +12,6 @@ changes, only that function changes.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from hotline.telephony import twilio
 from hotline.telephony.asterisk.agi_session import SessionOptions
 from hotline.telephony.asterisk.bridge import AsteriskBridge
 from hotline.twilio_walker import HANGUP, FarEnd
-from hotline.web.keys import ACD, DB, IVR, SETTINGS
+from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 from ivr.service import IvrService
 from tests.scenarios.scenarios import HangUp, Phone, Scenario
 from tests.standins.asterisk import FakeAgiCall, FakeAmiServer
@@ -108,6 +107,7 @@ async def twilio_stack(settings: Settings, db: Database) -> AsyncIterator[Twilio
     app[SETTINGS] = app_settings
     app[DB] = db
     app[IVR] = IvrService(app_settings, db, is_open=acd.is_open, clock=clock.now)
+    app[RECORD] = app[IVR].record  # one record, as the app has
     app[ACD] = acd
     twilio.setup(app)
     runner = web.AppRunner(app, access_log=None)
@@ -127,82 +127,36 @@ async def twilio_stack(settings: Settings, db: Database) -> AsyncIterator[Twilio
 # --- Asterisk -----------------------------------------------------------------------------------------
 
 DIALSTATUS = {Phone.ANSWERS: "ANSWER", Phone.NO_ANSWER: "NOANSWER", Phone.BUSY: "BUSY"}
-# the Hangup cause of the agent's channel for each Dial outcome, as Asterisk 20 reports it
-# (tests/data/asterisk/ami_queue.txt: a ring timeout ends the callee channel with cause 0)
-AGENT_HANGUP_CAUSE = {"ANSWER": ("16", "Normal Clearing"), "NOANSWER": ("0", "Unknown"), "BUSY": ("17", "User busy")}
 FAST = SessionOptions(hold_slice_s=0.25, announce_every_s=1.0)
 CALLER_NUMBER = "13800138000"
 
 
-class _Pbx:
-    """The parts of Asterisk around one FastAGI call that show on AMI: MixMonitor, Dial to the agent's
-    phone (DialEnd, the agent's Hangup) and the caller's Hangup. Each event is sent the way Asterisk
-    sends it and waited for until the bridge has applied it, so the record is read after the facts."""
-
-    def __init__(self, ami: FakeAmiServer, bridge: AsteriskBridge) -> None:
-        self.ami = ami
-        self.bridge = bridge
-        self._channels = itertools.count(2)
-
-    async def applied(self) -> None:
-        assert self.bridge.ami is not None
-        await self.ami.drain()
-        await self.bridge.ami.action({"Action": "Ping"})  # every event sent before it has been received
-        await self.bridge.events_drained()
-
-    def _event(self, name: str, channel: str, uniqueid: str, linkedid: str, **fields: str) -> dict[str, str]:
-        return {"Event": name, "Privilege": "call,all", "Channel": channel, "Uniqueid": uniqueid,
-                "Linkedid": linkedid, **fields}
-
-    async def mix_monitor(self, channel: str, uniqueid: str, filename: str) -> None:
-        common = {"Channel": channel, "Uniqueid": uniqueid, "Linkedid": uniqueid}
-        self.ami.emit({"Event": "VarSet", "Privilege": "dialplan,all", **common, "Variable": "MIXMONITOR_FILENAME",
-                       "Value": f"/var/spool/asterisk/monitor/{filename}"})
-        self.ami.emit({"Event": "MixMonitorStart", "Privilege": "call,all", **common})
-        await self.applied()
-
-    async def dial(self, channel: str, uniqueid: str, endpoint: str, status: str) -> None:
-        """The agent's phone rings and answers (then talks and hangs up first) or not."""
-        number = next(self._channels)
-        dest_channel, dest_uniqueid = f"{endpoint}-{number:08x}", f"1795353420.{number}"
-        dest = {"DestChannel": dest_channel, "DestUniqueid": dest_uniqueid, "DestLinkedid": uniqueid}
-        self.ami.emit(self._event("DialBegin", channel, uniqueid, uniqueid, **dest, DialString=endpoint))
-        self.ami.emit(self._event("DialEnd", channel, uniqueid, uniqueid, **dest, DialStatus=status))
-        await self.applied()
-        cause, text = AGENT_HANGUP_CAUSE[status]
-        self.ami.emit(self._event("Hangup", dest_channel, dest_uniqueid, uniqueid, Cause=cause, **{"Cause-txt": text}))
-        await self.applied()
-
-    async def caller_gone(self, channel: str, uniqueid: str) -> None:
-        self.ami.channels.pop(uniqueid, None)
-        self.ami.emit(self._event("Hangup", channel, uniqueid, uniqueid, Cause="16",
-                                  **{"Cause-txt": "Normal Clearing"}))
-        await self.applied()
-
-
 class _Caller(FakeAgiCall):
-    """A FastAGI call whose Dial and MixMonitor behave as on a real PBX: the agent's phone does what
-    the scenario says (by endpoint, not by the order of the rings) and AMI reports it."""
+    """A FastAGI call on a PBX whose AMI reports it (DialEnd, MixMonitor from Dial's U() subroutine on
+    the answering agent's channel, each channel's Hangup: the stand-in sends them as Asterisk does);
+    each agent's phone does what the scenario says, by endpoint, not by the order of the rings."""
 
-    def __init__(self, port: int, pbx: _Pbx, phones: Mapping[str, str], survey_key: str | None,
-                 **kwargs: object) -> None:
+    def __init__(self, port: int, phones: Mapping[str, str], survey_key: str | None, **kwargs: object) -> None:
         super().__init__(port, **kwargs)  # type: ignore[arg-type]
-        self.pbx = pbx
         self.phones = phones
         self.survey_key = survey_key
         self.uniqueid = self.variables["UNIQUEID"]
 
     async def _exec(self, app: str, data: str) -> bytes | None:
-        if app.lower() == "mixmonitor":
-            await self.pbx.mix_monitor(self.channel, self.uniqueid, data.split(",", 1)[0].rsplit("/", 1)[-1])
-        elif app.lower() == "dial":
-            endpoint = data.split(",", 1)[0]
-            status = self.phones[endpoint]  # only the scenario's agents are logged in
+        if app.lower() == "dial":
+            status = self.phones[data.split(",", 1)[0]]  # only the scenario's agents are logged in
             self.dial_statuses.appendleft(status)
-            await self.pbx.dial(self.channel, self.uniqueid, endpoint, status)
             if status == "ANSWER" and self.survey_key is not None:
-                self.press(self.survey_key)  # the agent has hung up: the caller rates them next
+                self.press(self.survey_key)  # the agent will have hung up: the caller rates them next
         return await super()._exec(app, data)
+
+
+async def _events_applied(ami: FakeAmiServer, bridge: AsteriskBridge) -> None:
+    """Every AMI event the stand-in sent has been applied by the bridge (the record is read after them)."""
+    assert bridge.ami is not None
+    await ami.drain()
+    await bridge.ami.action({"Action": "Ping"})  # every event sent before it has been received
+    await bridge.events_drained()
 
 
 @dataclass
@@ -215,11 +169,10 @@ class AsteriskPlayer:
         phones = {f"PJSIP/{agent}": DIALSTATUS[phone] for agent, phone in scenario.phones.items()}
         await _log_in(self.acd, list(phones))
         assert self.bridge.agi is not None
-        pbx = _Pbx(self.ami, self.bridge)
         hangup_on = f"GET DATA hotline/{scenario.language}/survey_question" \
             if scenario.hang_up is HangUp.AT_SURVEY else None
-        caller = _Caller(self.bridge.agi.port, pbx, phones, scenario.survey_key, keys=scenario.keys,
-                         hangup_on=hangup_on, callerid=CALLER_NUMBER)
+        caller = _Caller(self.bridge.agi.port, phones, scenario.survey_key, keys=scenario.keys,
+                         hangup_on=hangup_on, callerid=CALLER_NUMBER, ami=self.ami)
         self.ami.channels[caller.uniqueid] = {"Channel": caller.channel}
         running = asyncio.create_task(caller.run())
         if scenario.hang_up is HangUp.ON_HOLD or scenario.on_hold is not None:
@@ -231,8 +184,9 @@ class AsteriskPlayer:
                 assert scenario.on_hold is not None
                 caller.press(scenario.on_hold)
         await asyncio.wait_for(running, CALL_TIMEOUT_S)
-        await pbx.caller_gone(caller.channel, caller.uniqueid)
+        self.ami.channels.pop(caller.uniqueid, None)
         await asyncio.wait_for(self.bridge.wait_idle(), CALL_TIMEOUT_S)
+        await _events_applied(self.ami, self.bridge)
         await self.acd.drain()
         return Played("asterisk", caller.uniqueid, CALLER_NUMBER)
 
@@ -252,7 +206,7 @@ async def asterisk_stack(settings: Settings, db: Database) -> AsyncIterator[Aste
     acd = Acd(load_for(app_settings), db, app_settings, clock=clock)
     await acd.start()
     ivr = IvrService(app_settings, db, is_open=acd.is_open, clock=clock.now)
-    bridge = AsteriskBridge(app_settings, db, ivr, acd, options=FAST)
+    bridge = AsteriskBridge(app_settings, db, ivr, acd, options=FAST, record=ivr.record)
     try:
         await bridge.start()
         assert bridge.ami is not None

@@ -1,7 +1,7 @@
 """recordings archive: stored files, the ingest queue, legal holds on calls
 
 Revision ID: 858a6e83aa08
-Revises: c5b733ae583f
+Revises: 3e1f0a7c9b24
 Create Date: 2026-12-02 01:08:57.416819
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '858a6e83aa08'
-down_revision: str | None = 'c5b733ae583f'
+down_revision: str | None = '3e1f0a7c9b24'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
