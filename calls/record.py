@@ -32,6 +32,9 @@ from hotline.db import Database, aware, utcnow
 log = logging.getLogger(__name__)
 
 Change = Callable[[AsyncSession, Call], Awaitable[dict[str, Any] | None]]
+# Told in the fact's own transaction when a recording is complete at its source (the archive queues
+# its ingest there, so "ready" and "to be archived" commit together).
+RecordingReady = Callable[[AsyncSession, Call, Recording], Awaitable[None]]
 
 
 class _Duplicate(Exception):
@@ -43,6 +46,7 @@ class CallRecord:
         self.db = db
         self._clock = clock
         self._batch = BatchWriter(db)
+        self.on_recording_ready: list[RecordingReady] = []
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -280,6 +284,10 @@ class CallRecord:
             elif status == "ready" and row.duration_ms is None and row.created_at is not None:
                 row.duration_ms = max(0, int((self._clock() - aware(row.created_at)).total_seconds() * 1000))
             row.status = status
+            if status == "ready":
+                await s.flush()
+                for hook in self.on_recording_ready:
+                    await hook(s, call, row)
             return {"recording": external_id, "duration_ms": row.duration_ms}
 
         return await self._fact(call_id, fact, external_id, change)

@@ -80,3 +80,28 @@ def test_the_call_record_tables_are_declared_in_the_call_record_package():
 
     declared = {cls.__tablename__ for cls in vars(call_models).values() if hasattr(cls, "__tablename__")}
     assert {"calls", "call_legs", "ivr_steps", "recordings"} <= declared <= set(metadata.tables)
+
+
+CALL_RECORD_MODELS = {"Call", "CallLeg", "IvrStep", "Recording", "CallEvent"}
+PRODUCTION = ("hotline", "audit", "bank", "ivr", "acd", "recordings", "qa")
+
+
+def writes_of_the_call_record(path: Path) -> list[str]:
+    """Rows of the call record built (`Call(...)`) or statements aimed at its tables (`update(CallLeg)`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id in CALL_RECORD_MODELS:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}(...)")
+        elif node.func.id in ("insert", "update", "delete") and node.args and isinstance(node.args[0], ast.Name) \
+                and node.args[0].id in CALL_RECORD_MODELS:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}({node.args[0].id})")
+    return found
+
+
+def test_only_the_call_record_writes_calls_legs_and_recordings():
+    files = [path for package in PRODUCTION for path in sorted((ROOT / package).rglob("*.py"))]
+    assert any(path.name == "bridge.py" for path in files)
+    assert [w for path in files for w in writes_of_the_call_record(path)] == []
+    assert writes_of_the_call_record(ROOT / "calls" / "record.py")  # the check sees writes where they are
