@@ -38,6 +38,7 @@ class Phone(StrEnum):
     ANSWERS = "answers"
     NO_ANSWER = "no-answer"
     BUSY = "busy"
+    UNREACHABLE = "unreachable"  # the phone cannot be rung at all (not registered, no route)
 
 
 class HangUp(StrEnum):
@@ -363,6 +364,13 @@ SCENARIOS: tuple[Scenario, ...] = (
                  queue="general", category="other", agent="agent2", end_reason="completed",
                  agent_legs=(_rang_out("agent1"), _answered("agent2")),
                  routing=(("enqueued", None), ("offered", "agent1"), ("missed", "agent1"), *_talked("agent2")))),
+    # agent1's phone cannot be reached: not a miss (no "missed" event; agent1 is set away for
+    # "phone_unreachable", tests/asterisk/test_agents_on_asterisk.py), agent2 takes the call
+    Scenario("unreachable_agent_then_next", (ZH, "0"), hang_up=HangUp.AT_SURVEY,
+             phones=MappingProxyType({"agent1": Phone.UNREACHABLE, "agent2": Phone.ANSWERS}), expect=_to_agent(
+                 queue="general", category="other", agent="agent2", end_reason="completed",
+                 agent_legs=(_rang_out("agent1"), _answered("agent2")),
+                 routing=(("enqueued", None), ("offered", "agent1"), *_talked("agent2")))),
     # nobody is logged in: the caller waits, then hangs up
     Scenario("hang_up_in_queue", (ZH, "0"), hang_up=HangUp.ON_HOLD, expect=_to_agent(
         queue="general", category="other", agent=None, end_reason="caller-hangup",

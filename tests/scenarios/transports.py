@@ -67,7 +67,7 @@ async def _log_in(acd: Acd, endpoints: list[str]) -> None:
 # --- Twilio -------------------------------------------------------------------------------------------
 
 TWILIO_FAR_END = {Phone.ANSWERS: FarEnd("answered", 60), Phone.NO_ANSWER: FarEnd("no-answer"),
-                  Phone.BUSY: FarEnd("busy")}
+                  Phone.BUSY: FarEnd("busy"), Phone.UNREACHABLE: FarEnd("failed")}
 
 
 @dataclass
@@ -126,7 +126,8 @@ async def twilio_stack(settings: Settings, db: Database) -> AsyncIterator[Twilio
 
 # --- Asterisk -----------------------------------------------------------------------------------------
 
-DIALSTATUS = {Phone.ANSWERS: "ANSWER", Phone.NO_ANSWER: "NOANSWER", Phone.BUSY: "BUSY"}
+DIALSTATUS = {Phone.ANSWERS: "ANSWER", Phone.NO_ANSWER: "NOANSWER", Phone.BUSY: "BUSY",
+              Phone.UNREACHABLE: "CHANUNAVAIL"}
 FAST = SessionOptions(hold_slice_s=0.25, announce_every_s=1.0)
 CALLER_NUMBER = "13800138000"
 

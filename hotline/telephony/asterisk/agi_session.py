@@ -209,11 +209,6 @@ class AgiCallSession:
         self._dials = 0  # Dials of this call: numbers the recording of each agent leg
 
     @property
-    def current_offer(self) -> Offer | None:
-        """The agent being rung or talked to, if any."""
-        return self._offer
-
-    @property
     def channel_name(self) -> str:
         return self.chan.request.channel
 

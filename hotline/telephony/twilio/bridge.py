@@ -318,7 +318,7 @@ class TwilioBridge:
                 self._enqueue(call, response)
                 if self.acd is not None and not call.ended:
                     # told after the answer is built: a new offer waits for the caller to be back in <Enqueue>
-                    await self.acd.offer_failed(call.call_id, agent_id, dial_status)
+                    await self.acd.offer_failed(call.call_id, agent_id, _offer_failure(dial_status))
                 return str(response)
             await self.record.leg_closed(call.call_id, leg_id, EndReason.COMPLETED)
             call.end_reason = EndReason.COMPLETED
@@ -590,6 +590,12 @@ def _dialable(endpoint: str) -> str:
 def _int(value: str | None) -> int | None:
     """A count Twilio sent, or None: ASCII digits only (int() takes "²"), and small enough to store."""
     return int(value) if value is not None and _COUNT.fullmatch(value) else None
+
+
+def _offer_failure(dial_status: str) -> str:
+    """"failed" is Twilio's word for a party it could not route to at all (a Client not registered):
+    the phone is unreachable, not an agent who let it ring, as CHANUNAVAIL on Asterisk."""
+    return "unavailable" if dial_status == "failed" else dial_status
 
 
 def _reason(status: str) -> str:
