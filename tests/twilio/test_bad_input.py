@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from yarl import URL
 
-from calls.models import Call
+from calls.models import Call, CallLeg
 from tests.twilio.harness import PUBLIC_URL, Env
 from tests.twilio.test_security import SIGNATURE, post, sign, voice_form
 
@@ -120,4 +120,20 @@ async def test_an_agent_leg_that_is_not_a_small_number_is_a_400(env: Env, caplog
     form = {"CallSid": "CA" + "3" * 32, "ParentCallSid": sid, "CallStatus": "in-progress"}
     status, text = await post(env, url.removeprefix(PUBLIC_URL), form, sign(url, form))
     assert status == 400, text
+    no_tracebacks(caplog)
+
+
+async def test_an_agent_leg_of_another_call_is_a_400_and_changes_nothing(env: Env, caplog) -> None:
+    sid, other = await started_call(env), await started_call(env)
+    other_call = env.bridge.calls.by_sid(other)
+    leg = await env.bridge.record.offered(other_call.call_id, 1, "client:agent1")
+    url = str(URL(PUBLIC_URL + "/twilio/dial/status").with_query(agent="1", leg=str(leg)))
+    form = {"CallSid": "CA" + "3" * 32, "ParentCallSid": sid, "CallStatus": "in-progress"}
+
+    status, text = await post(env, url.removeprefix(PUBLIC_URL), form, sign(url, form))
+
+    assert status == 400 and f"leg {leg}" in text
+    async with env.db.session() as s:
+        assert (await s.scalar(select(Call).where(Call.external_id == sid))).agent_id is None
+        assert (await s.get(CallLeg, leg)).answered_at is None
     no_tracebacks(caplog)

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
+from calls.exceptions import NoSuchCall, NoSuchLeg
 from hotline.telephony.twilio import twiml
 from hotline.telephony.twilio import urls as paths
 from hotline.telephony.twilio.bridge import Incoming, TwilioBridge
@@ -94,7 +95,8 @@ def _optional_int(form: Form, name: str) -> int | None:
 
 def signed(work: Work) -> Route:
     """The route: the signature is checked before anything is read or done (403), then the work runs;
-    a signed but unusable request is a 400 with the reason (the form is never logged)."""
+    a signed but unusable request (or one naming a leg of another call) is a 400 with the reason (the
+    form is never logged)."""
 
     @public(SIGNED)
     @functools.wraps(work)
@@ -102,7 +104,7 @@ def signed(work: Work) -> Route:
         form = await self._form(request)
         try:
             return await work(self, request, form)
-        except BadWebhook as exc:
+        except (BadWebhook, NoSuchCall, NoSuchLeg) as exc:  # signed, but naming what the call does not have
             log.warning("twilio webhook %s rejected: %s", request.path, exc)
             return web.Response(status=400, text=f"bad Twilio webhook: {exc}\n")
 
