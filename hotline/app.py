@@ -16,7 +16,7 @@ from calls.record import CallRecord
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.telephony import asterisk, twilio
-from hotline.web import api, auth, bodies, desktop, headers, health, live, pages, supervision
+from hotline.web import api, auth, bodies, desktop, headers, health, live, metrics, pages, supervision
 from hotline.web.health import READINESS_CHECKS
 from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 from hotline.web.middleware import auth_middleware, error_middleware
@@ -55,6 +55,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     desktop.setup(app)
     supervision.setup(app)
     live.setup(app)
+    metrics.setup(app)
     return app
 
 

@@ -131,6 +131,8 @@ class SecuritySettings(_Section):
     cookie_secure: bool | Literal["auto"] = "auto"
     login_max_failures: int = Field(5, ge=1)  # per username and per client address, in the window
     login_window_minutes: float = Field(15.0, gt=0)
+    # GET /metrics: with a token, only "Authorization: Bearer <token>"; without one, only from loopback
+    metrics_token: SecretStr = SecretStr("")
 
 
 class IvrSettings(_Section):

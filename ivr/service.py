@@ -145,6 +145,11 @@ class IvrService:
             finally:
                 self._forget(call_id)
 
+    @property
+    def active_calls(self) -> int:
+        """Callers in the menus now (sessions the IVR holds)."""
+        return len(self._sessions)
+
     def language(self, call_id: str) -> str:
         return self._session(call_id).language
 

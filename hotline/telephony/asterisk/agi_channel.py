@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from hotline.metrics import AGI_COMMAND_SECONDS
 from hotline.telephony.asterisk.agi_protocol import (
     AgiCommandError,
     AgiHangup,
@@ -97,7 +98,8 @@ class AgiChannel:
         limit = None if takes_s is None or self._reply_timeout_s is None else takes_s + self._reply_timeout_s
         try:
             async with asyncio.timeout(limit):
-                reply = await self._replies.read()
+                with AGI_COMMAND_SECONDS.time():
+                    reply = await self._replies.read()
         except TimeoutError:
             self.hangup_reason = "closed"  # the reply may still come: nothing more can be sent
             log.warning("agi: %s: no reply to %s in %.1f s; closing", self.request.uniqueid, _words(line), limit)

@@ -168,6 +168,11 @@ class AsteriskBridge:
             if self._live == 0:
                 self._idle.set()
 
+    @property
+    def live_calls(self) -> int:
+        """FastAGI calls being handled now."""
+        return self._live
+
     async def wait_idle(self) -> None:
         """Wait until no AGI call is in progress (every session fully closed)."""
         await self._idle.wait()

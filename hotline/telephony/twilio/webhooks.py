@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from calls.exceptions import NoSuchCall, NoSuchLeg
+from hotline.metrics import WEBHOOK_SECONDS
 from hotline.telephony.twilio import twiml
 from hotline.telephony.twilio import urls as paths
 from hotline.telephony.twilio.bridge import Incoming, TwilioBridge
@@ -101,6 +102,10 @@ def signed(work: Work) -> Route:
     @public(SIGNED)
     @functools.wraps(work)
     async def route(self: TwilioWebhooks, request: web.Request) -> web.Response:
+        with WEBHOOK_SECONDS.labels(work.__name__).time():
+            return await checked(self, request)
+
+    async def checked(self: TwilioWebhooks, request: web.Request) -> web.Response:
         form = await self._form(request)
         try:
             return await work(self, request, form)
