@@ -315,7 +315,6 @@ _PAIRS: dict[str, tuple[str, str]] = {
     # what happened at an IVR step
     "step.enter": ("进入", "entered"),
     "step.key": ("按键 {detail}", "pressed {detail}"),
-    "step.key.zero": ("按 0 转人工", "pressed 0 for an agent"),
     "step.key.secret": ("输入了保密信息", "entered a secret"),
     "step.timeout": ("超时未按键", "no key pressed"),
     "step.operation": ("自助：{detail}", "self-service: {detail}"),

@@ -80,8 +80,7 @@
   // what the caller did at one menu: "pressed 2", "self-service balance"; secrets stay masked
   function stepText(step) {
     let text;
-    if (step.kind === "key" && step.detail === "0") text = t("step.key.zero");
-    else if (step.kind === "key") text = /^\*+$/.test(step.detail) ? t("step.key.secret") : t("step.key", { detail: step.detail });
+    if (step.kind === "key") text = /^\*+$/.test(step.detail) ? t("step.key.secret") : t("step.key", { detail: step.detail });
     else if (step.kind === "operation") text = t("step.operation", { detail: label("op", step.detail) });
     else text = label("step", step.kind);
     return step.outcome ? `${text} → ${label("ivr_outcome", step.outcome)}` : text;
