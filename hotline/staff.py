@@ -30,6 +30,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(8))  # the web UI's language; None: the browser's
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     agent: Mapped[Agent | None] = relationship()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from calls.models import Call
 from hotline.web.access import requires
+from hotline.web.i18n import iso
 from hotline.web.keys import DB
 
 MAX_PER_PAGE = 200
@@ -39,9 +40,9 @@ def call_summary(call: Call) -> dict[str, Any]:
         "verified": call.verified,
         "language": call.language,
         "status": call.status,
-        "started_at": call.started_at.isoformat(),
-        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
-        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "started_at": iso(call.started_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
         "duration_s": call.duration_s,
         "end_reason": call.end_reason,
         "business_category": call.business_category,

@@ -24,10 +24,11 @@ from calls.models import Call, IvrStep
 from hotline.db import Database
 from hotline.web.access import requires
 from hotline.web.bodies import read_json
+from hotline.web.i18n import Language, iso, translate
 from hotline.web.keys import ACD, DB, RECORD
 from hotline.web.live import HUB, agent_json, own_view
 from hotline.web.middleware import current_user
-from hotline.web.render import render
+from hotline.web.render import api_t, render, request_language
 
 # Reasons an agent may pick by hand; missed_calls and preview are set by the ACD itself.
 AGENT_AWAY_REASONS = tuple(r for r in AWAY_REASONS if r not in ("missed_calls", "preview"))
@@ -70,9 +71,9 @@ class Outcome(_Body):
         return outcome
 
 
-def check_away_reason(change: StateChange) -> None:
+def check_away_reason(change: StateChange, lang: Language = Language.EN) -> None:
     if change.state == "away" and change.reason not in AGENT_AWAY_REASONS:
-        raise unprocessable(f"away needs a reason: one of {', '.join(AGENT_AWAY_REASONS)}")
+        raise unprocessable(translate(lang, "err.away_reason", choices=", ".join(AGENT_AWAY_REASONS)))
 
 
 def unprocessable(message: str) -> web.HTTPUnprocessableEntity:
@@ -96,7 +97,7 @@ async def read_body(request: web.Request, model: type[M]) -> M:
 def my_agent_id(request: web.Request) -> int:
     agent_id = current_user(request).agent_id
     if agent_id is None:
-        raise web.HTTPForbidden(text="this login is not linked to an agent")
+        raise web.HTTPForbidden(text=api_t(request, "err.not_agent"))
     return agent_id
 
 
@@ -123,7 +124,7 @@ async def may_see_call(request: web.Request, call_id: str, agent_id: int,
 def _step_json(step: IvrStep) -> dict[str, Any]:
     # the moment the caller asked for a person: pressed 0, or the menu handed them over
     to_agent = (step.kind == "key" and step.detail == "0") or step.kind == "transfer"
-    return {"seq": step.seq, "at": step.at.isoformat(), "node": step.node, "kind": step.kind,
+    return {"seq": step.seq, "at": iso(step.at), "node": step.node, "kind": step.kind,
             "detail": step.detail, "outcome": step.outcome, "to_agent": to_agent}
 
 
@@ -144,13 +145,13 @@ async def call_card(db: Database, call_id: str) -> dict[str, Any] | None:
         "call_id": call.id, "channel": call.channel, "direction": call.direction,
         "number": call.caller_number if call.direction == "inbound" else call.dialled_number,
         "verified": call.verified, "language": call.language, "queue": call.queue,
-        "business_category": call.business_category, "started_at": call.started_at.isoformat(),
+        "business_category": call.business_category, "started_at": iso(call.started_at),
         "wrapup_code": call.wrapup_code, "notes": call.notes or "",
         "customer": None if customer is None else {
             "id": customer.id, "name": customer.name, "name_en": customer.name_en, "segment": customer.segment,
             "title": customer.title, "language": customer.language},
         "ivr_path": [_step_json(step) for step in call.ivr_path],
-        "previous_calls": [{"call_id": p.id, "started_at": p.started_at.isoformat(), "channel": p.channel,
+        "previous_calls": [{"call_id": p.id, "started_at": iso(p.started_at), "channel": p.channel,
                             "status": p.status, "business_category": p.business_category,
                             "wrapup_code": p.wrapup_code, "notes": p.notes or ""} for p in previous],
         # There is no ticket table yet; the card keeps the slot so the desktop shows "no open tickets".
@@ -176,10 +177,10 @@ async def desktop_state(request: web.Request) -> web.Response:
                               "callbacks": await _callbacks_of(request.app[DB], agent_id)})
 
 
-async def apply_state(acd: Acd, agent_id: int, change: StateChange, by: str) -> None:
+async def apply_state(acd: Acd, agent_id: int, change: StateChange, by: str, lang: Language = Language.EN) -> None:
     """An agent's own change or a supervisor's forced one (what the ACD refuses maps to a status in
     hotline.web.errors)."""
-    check_away_reason(change)
+    check_away_reason(change, lang)
     if change.state == "ready":
         await acd.ready(agent_id)
     else:
@@ -191,7 +192,8 @@ async def change_state(request: web.Request) -> web.Response:
     agent_id = my_agent_id(request)
     change = await read_body(request, StateChange)
     acd = request.app[ACD]
-    await apply_state(acd, agent_id, change, by=f"user:{current_user(request).username}")
+    await apply_state(acd, agent_id, change, by=f"user:{current_user(request).username}",
+                      lang=request_language(request, Language.EN))
     mine = own_view(acd.snapshot(), agent_id)
     return web.json_response({"agent": agent_json(mine) if mine else None})
 
@@ -213,7 +215,7 @@ async def save_wrapup(request: web.Request) -> web.Response:
     wrap = await read_body(request, WrapUp)
     categories = request.app[ACD].config.categories
     if wrap.wrapup_code not in categories:
-        raise unprocessable(f"wrapup_code: choose one of {', '.join(categories)}")
+        raise unprocessable(api_t(request, "err.wrapup_code", choices=", ".join(categories)))
     # an agent who was only offered the call may read its card but not write its wrap-up
     if not await may_see_call(request, call_id, agent_id, kinds=("answered",)):
         raise web.HTTPNotFound(text=f"no call {call_id} answered by you")
@@ -240,9 +242,8 @@ async def _callbacks_of(db: Database, agent_id: int) -> list[dict[str, Any]]:
 def callback_json(row: Callback) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "status": row.status, "number": row.number, "note": row.note,
             "queue": row.queue, "customer_id": row.customer_id, "agent_id": row.agent_id,
-            "due_at": row.due_at.isoformat() if row.due_at else None, "attempts": row.attempts,
-            "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-            "enqueued_at": row.enqueued_at.isoformat() if row.enqueued_at else None}
+            "due_at": iso(row.due_at), "attempts": row.attempts, "next_attempt_at": iso(row.next_attempt_at),
+            "enqueued_at": iso(row.enqueued_at)}
 
 
 @requires("agent")
@@ -259,16 +260,16 @@ async def schedule_callback(request: web.Request) -> web.Response:
     try:
         due = due.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:00-12:00 is in the year 10000 in UTC
-        raise unprocessable("due: the callback time is out of range") from None
+        raise unprocessable(api_t(request, "err.due_range")) from None
     if due <= _now(request):
-        raise unprocessable("due: the callback time must be in the future")
+        raise unprocessable(api_t(request, "err.due_future"))
     if body.customer_id is not None:
         async with request.app[DB].session() as s:
             if await s.get(Customer, body.customer_id) is None:
-                raise unprocessable(f"customer_id: no customer {body.customer_id}")
+                raise unprocessable(api_t(request, "err.no_customer", id=body.customer_id))
     callback_id = await acd.schedule_callback(agent_id, body.customer_id, re.sub(r"[ \-]", "", body.number),
                                               due, body.note)
-    return web.json_response({"id": callback_id, "due_at": due.isoformat()}, status=201)
+    return web.json_response({"id": callback_id, "due_at": iso(due)}, status=201)
 
 
 # --- preview campaign calls -------------------------------------------------------------------------------
@@ -290,7 +291,7 @@ async def next_preview(request: web.Request) -> web.Response:
     preview = await campaigns.next_preview_call(request.app[DB], acd.config, my_agent_id(request), now)
     if preview is None:
         open_now = acd.config.campaigns.hours.is_open(now.astimezone(acd.config.zone))
-        why = "no campaign customer is due now" if open_now else "campaign calls are made in working hours only"
+        why = api_t(request, "err.no_preview" if open_now else "err.preview_hours")
         return web.json_response({"preview": None, "message": why})
     return web.json_response({"preview": preview_json(preview)})
 

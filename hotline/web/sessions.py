@@ -35,6 +35,7 @@ class SessionUser:
     display_name: str
     agent_id: int | None
     csrf_token: str
+    language: str | None = None  # zh-CN | en-US as chosen with the page header's switch; None: the browser's
 
 
 def _key(token: str) -> str:
@@ -62,7 +63,8 @@ async def load_session(db: Database, token: str) -> SessionUser | None:
         user = row.user
         if not user.active:
             return None
-        return SessionUser(user.id, user.username, user.role, user.display_name, user.agent_id, row.csrf_token)
+        return SessionUser(user.id, user.username, user.role, user.display_name, user.agent_id, row.csrf_token,
+                           user.language)
 
 
 async def close_session(db: Database, token: str) -> None:

@@ -25,10 +25,11 @@ from hotline.web.desktop import (
     read_body,
     unprocessable,
 )
+from hotline.web.i18n import Language, iso
 from hotline.web.keys import ACD, DB
 from hotline.web.live import agent_json, own_view, snapshot_json
 from hotline.web.middleware import current_user
-from hotline.web.render import render
+from hotline.web.render import render, request_language, t
 
 SUPERVISORS = ("supervisor", "admin")
 CALLBACK_STATUSES = ("pending", "dialing", "done", "failed", "cancelled")
@@ -51,6 +52,13 @@ async def agent_phones(db: Database) -> list[dict[str, Any]]:
     return listed
 
 
+def never_logged_in(agent: dict[str, Any], snapshot_at: str | None) -> bool:
+    """An agent with no state change since the ACD started: the snapshot stamps them with its own
+    moment (acd/live.py), which is not a time they did anything, so "Since" stays empty."""
+    since = agent.get("since")
+    return not since or (agent.get("state") == "logged_out" and since == snapshot_at)
+
+
 @requires(*SUPERVISORS)
 async def supervisor_page(request: web.Request) -> web.Response:
     return render("supervisor.html", request, {
@@ -58,6 +66,7 @@ async def supervisor_page(request: web.Request) -> web.Response:
         "snapshot": snapshot_json(request.app[ACD].snapshot()),
         "away_reasons": AGENT_AWAY_REASONS,
         "phones": await agent_phones(request.app[DB]),
+        "never_in": never_logged_in,
     })
 
 
@@ -76,7 +85,7 @@ async def force_state(request: web.Request) -> web.Response:
     before = own_view(acd.snapshot(), agent_id)
     if before is None:
         raise web.HTTPNotFound(text=f"no agent {agent_id}")
-    await apply_state(acd, agent_id, change, by=f"supervisor:{user.username}")
+    await apply_state(acd, agent_id, change, by=f"supervisor:{user.username}", lang=request_language(request, Language.EN))
     after = own_view(acd.snapshot(), agent_id) or before
     async with request.app[DB].session() as s:
         s.add(AuditLog(actor=f"user:{user.username}", action="agent_state_forced", target=f"agent:{agent_id}",
@@ -137,7 +146,7 @@ async def campaign_list(db: Database) -> list[dict[str, Any]]:
     listed = []
     for row in rows:
         listed.append({**summary_json(await campaigns.summary(db, row.id)), "reason": row.reason,
-                       "script": row.script, "created_by": row.created_by, "created_at": row.created_at.isoformat(),
+                       "script": row.script, "created_by": row.created_by, "created_at": iso(row.created_at),
                        "decided_by": row.decided_by, "decision_note": row.decision_note})
     return listed
 
@@ -209,11 +218,11 @@ async def create_campaign(request: web.Request) -> web.Response:
             created_by=user.username, retry_gap_s=request.app[ACD].config.campaigns.retry_gap_s,
             now=request.app[ACD].clock.now())
     except campaigns.CampaignError as exc:
-        return await _render_campaigns(request, error=f"Campaign not created: {exc}", form=fields, status=422)
+        return await _render_campaigns(request, error=t(request, "camp.not_created", error=exc), form=fields, status=422)
     async with db.session() as s:
         s.add(AuditLog(actor=f"user:{user.username}", action="campaign_created", target=f"campaign:{campaign_id}",
                        detail={"name": fields["name"][:100], "department": fields["department"][:64]}))
-    return await _render_campaigns(request, notice=f"Campaign {fields['name'].strip()} created; it waits for approval.")
+    return await _render_campaigns(request, notice=t(request, "camp.created", name=fields["name"].strip()))
 
 
 async def _decide(request: web.Request, decision: str, note: str) -> str:
@@ -238,8 +247,8 @@ async def decide_campaign(request: web.Request) -> web.Response:
     try:
         name = await _decide(request, decision, str(form.get("note", "")))
     except campaigns.CampaignError as exc:
-        return await _render_campaigns(request, error=f"Decision not saved: {exc}", status=409)
-    return await _render_campaigns(request, notice=f"Campaign {name} {decision}d.")
+        return await _render_campaigns(request, error=t(request, "camp.not_decided", error=exc), status=409)
+    return await _render_campaigns(request, notice=t(request, f"camp.{decision}d", name=name))
 
 
 @requires(*SUPERVISORS)

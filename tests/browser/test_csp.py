@@ -71,7 +71,7 @@ async def test_desktop_and_supervisor_run_under_the_csp_with_no_violation_and_li
 
     await desk.page.click("[data-action=available]")  # the agent's change reaches the supervisor live
     agent_row = supervisor.page.locator(f"tr[data-agent-id='{agent1}'] .agent-state")
-    await expect(agent_row).to_have_text("available", timeout=LIVE_MS)
+    await expect(agent_row).to_have_text("Available", timeout=LIVE_MS)
     force = supervisor.page.get_by_test_id(f"force-{agent1}")  # and the supervisor's reaches the agent
     await force.locator("select").select_option("away:meeting")
     await force.locator("button").click()

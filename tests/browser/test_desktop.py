@@ -80,14 +80,14 @@ async def test_agent_takes_a_routed_call_and_wraps_up_while_the_supervisor_watch
     supervisor = await _page_for(browser, centre, "supervisor1", "/supervisor")
     await _live(supervisor)
     agent_row = supervisor.locator(f"[data-testid=agents] tr[data-agent-id='{agent1}'] .agent-state")
-    await expect(agent_row).to_have_text("logged_out")
+    await expect(agent_row).to_have_text("Logged out")
 
     desk = await _page_for(browser, centre, "agent1", "/agent")
     await _live(desk)
     await expect(desk.get_by_test_id("my-state")).to_have_text("Logged out")
     await desk.click("[data-action=available]")
     await expect(desk.get_by_test_id("my-state")).to_have_text("Available")
-    await expect(agent_row).to_have_text("available", timeout=LIVE_MS)
+    await expect(agent_row).to_have_text("Available", timeout=LIVE_MS)
 
     li = await customer_id_of(centre.db, LI_MOBILE)
     await add_call(centre.db, "call-browser-1", customer_id=li, number=LI_MOBILE, verified=False,
@@ -102,17 +102,17 @@ async def test_agent_takes_a_routed_call_and_wraps_up_while_the_supervisor_watch
     await expect(desk.get_by_test_id("call-heading")).to_have_text("Incoming call")
     await expect(desk.get_by_test_id("customer-name")).to_have_text("李伟 (Li Wei)")
     await expect(desk.get_by_test_id("verification")).to_have_text("NOT verified")
-    await expect(desk.get_by_test_id("business-category")).to_have_text("card loss")
+    await expect(desk.get_by_test_id("business-category")).to_have_text("Card loss")
     pressed_zero = desk.locator("[data-testid=ivr-path] li.to-agent")
-    await expect(pressed_zero.first).to_contain_text("card_loss: key 0 ← asked for an agent here")
-    await expect(desk.get_by_test_id("ivr-path")).to_contain_text("verify_card → failed")
+    await expect(pressed_zero.first).to_contain_text("Card loss: pressed 0 ← asked for an agent here")
+    await expect(desk.get_by_test_id("ivr-path")).to_contain_text("self-service: check the card → failed")
     await expect(desk.get_by_test_id("open-tickets")).to_have_text("No open tickets")
-    await expect(agent_row).to_have_text("reserved", timeout=LIVE_MS)
+    await expect(agent_row).to_have_text("Ringing", timeout=LIVE_MS)
     await expect(supervisor.get_by_test_id("activity")).to_contain_text("offered Wang Fang", timeout=LIVE_MS)
 
     await centre.acd.offer_answered("call-browser-1", agent1)
     await expect(desk.get_by_test_id("call-heading")).to_have_text("On call", timeout=LIVE_MS)
-    await expect(agent_row).to_have_text("on_call", timeout=LIVE_MS)
+    await expect(agent_row).to_have_text("On a call", timeout=LIVE_MS)
     await centre.acd.call_ended("call-browser-1", "completed")
 
     wrapup = desk.get_by_test_id("wrapup-form")
@@ -123,7 +123,7 @@ async def test_agent_takes_a_routed_call_and_wraps_up_while_the_supervisor_watch
     await wrapup.locator("button[type=submit]").click()
     await expect(desk.get_by_test_id("desk-notice")).to_have_text("Wrap-up saved.")
     await expect(desk.get_by_test_id("my-state")).to_have_text("Available", timeout=LIVE_MS)
-    await expect(agent_row).to_have_text("available", timeout=LIVE_MS)
+    await expect(agent_row).to_have_text("Available", timeout=LIVE_MS)
     async with centre.db.session() as s:
         call = await s.get(Call, "call-browser-1")
     assert (call.wrapup_code, call.notes) == ("card_loss", "Card blocked, replacement posted")
@@ -143,9 +143,9 @@ async def test_supervisor_forces_a_state_and_the_agent_sees_it_live(browser, cen
     force = supervisor.get_by_test_id(f"force-{agent1}")
     await force.locator("select").select_option("away:meeting")
     await force.locator("button").click()
-    await expect(supervisor.get_by_test_id("sup-notice")).to_contain_text("is now away")
+    await expect(supervisor.get_by_test_id("sup-notice")).to_contain_text("is now Away")
     await expect(desk.get_by_test_id("my-state")).to_have_text("Away (meeting)", timeout=LIVE_MS)
-    await expect(supervisor.get_by_test_id("activity").locator("li").first).to_contain_text("away (meeting)")
+    await expect(supervisor.get_by_test_id("activity").locator("li").first).to_contain_text("Away (meeting)")
     async with centre.db.session() as s:
         audit = await s.scalar(select(AuditLog).where(AuditLog.action == "agent_state_forced"))
     assert audit is not None and audit.actor == "user:supervisor1"
@@ -235,7 +235,7 @@ async def test_two_agents_take_calls_routed_from_twilio_and_asterisk(browser, te
     await expect(desk1.get_by_test_id("caller-number")).to_have_text(LI_MOBILE)
     await expect(desk1.get_by_test_id("verification")).to_have_text("NOT verified")
     await expect(desk1.locator("[data-testid=ivr-path] li.to-agent").first).to_contain_text(
-        "key 0 ← asked for an agent here")
+        "pressed 0 ← asked for an agent here")
     wrapup = desk1.get_by_test_id("wrapup-form")
     await expect(wrapup).to_be_visible()
     await wrapup.locator("select[name=wrapup_code]").select_option("balance")
@@ -254,9 +254,9 @@ async def test_two_agents_take_calls_routed_from_twilio_and_asterisk(browser, te
     desk2 = desks["agent2"]
     await expect(desk2.get_by_test_id("call-heading")).to_have_text("Incoming call")
     await expect(desk2.get_by_test_id("customer-name")).to_have_text("赵丽 (Zhao Li)")
-    await expect(desk2.locator("[data-testid=ivr-path] li.to-agent").first).to_contain_text("key 0")
+    await expect(desk2.locator("[data-testid=ivr-path] li.to-agent").first).to_contain_text("pressed 0")
     ringing = supervisor.locator(f"[data-testid=agents] tr[data-agent-id='{agent2}'] .agent-state")
-    await expect(ringing).to_have_text("reserved", timeout=LIVE_MS)
+    await expect(ringing).to_have_text("Ringing", timeout=LIVE_MS)
     answer.set()  # agent2 picks up; the fake channel ends the conversation when Dial returns
     await asyncio.wait_for(agi_task, 10)
     await expect(desk2.get_by_test_id("wrapup-form")).to_be_visible()
@@ -306,7 +306,7 @@ async def test_campaign_created_approved_then_previewed_dialled_and_recorded(bro
     await expect(desk.get_by_test_id("preview-customer")).to_have_text("李伟")
     await expect(desk.get_by_test_id("preview-script")).to_have_text(
         "Good morning, we are calling about your card fee.")
-    await expect(desk.get_by_test_id("preview-attempt")).to_have_text("1 of 3")
+    await expect(desk.get_by_test_id("preview-attempt")).to_have_text("attempt 1 of 3")
     await desk.click("[data-action=dial]")
     await expect(desk.get_by_test_id("desk-notice")).to_contain_text("Dialling")
     await telephony.twilio.wait_rest(1)

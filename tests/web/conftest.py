@@ -11,7 +11,8 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 async def client(aiohttp_client, demo_db, settings):
-    return await aiohttp_client(create_app(settings, demo_db))
+    # these tests read the pages' English words; tests/web/test_i18n.py covers zh-CN, the default
+    return await aiohttp_client(create_app(settings, demo_db), headers={"Accept-Language": "en-US"})
 
 
 async def login(client, username: str, password: str, *, follow: bool = False):

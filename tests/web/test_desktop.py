@@ -58,7 +58,7 @@ class Desk:
 async def desk(demo_db, settings, aiohttp_client) -> Desk:
     clock = ManualClock()  # Monday 10:00 in Shanghai: every queue and campaign hours open
     app, acd, bridge = build_app(settings, demo_db, clock=clock, replace_bridges=True)
-    return Desk(await aiohttp_client(app), acd, bridge, clock, demo_db)
+    return Desk(await aiohttp_client(app, headers={"Accept-Language": "en-US"}), acd, bridge, clock, demo_db)
 
 
 async def _routed_call(desk: Desk, call_id: str = "call-li-1", **call_values) -> int:

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, connect, show, el } = Hotline;
+  const { api, connect, show, el, when, t, label } = Hotline;
   const tid = (name) => document.querySelector(`[data-testid="${name}"]`);
   const fail = (err) => { show(tid("sup-notice"), ""); show(tid("sup-error"), err.message || String(err)); };
   const ok = (text) => { show(tid("sup-error"), ""); show(tid("sup-notice"), text); };
@@ -10,20 +10,25 @@
   let receivedAt = Date.now();
 
   const seconds = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
-  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "");
+  const clock = (iso) => when(iso, "time");  // the centre's zone, as the page was rendered
+  let snapshotAt = null;
+  // never logged in since the ACD started: the snapshot stamps the agent with its own moment, not a real time
+  const neverIn = (a) => !a.since || (a.state === "logged_out" && a.since === snapshotAt);
 
   function forceControl(agent) {
     const form = el("form", null, { class: "force", "data-testid": `force-${agent.agent_id}` });
-    const select = el("select", null, { name: "target", "aria-label": `new state for ${agent.name}` });
+    const select = el("select", null, { name: "target", "aria-label": t("sup.new_state_for", { name: agent.name }) });
     select.innerHTML = document.getElementById("force-options").innerHTML;
-    form.append(select, el("button", "Set", { type: "submit", class: "secondary" }));
+    form.append(select, el("button", t("sup.set"), { type: "submit", class: "secondary",
+                                                    "aria-label": t("sup.set_state_of", { name: agent.name }) }));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const [state, reason] = select.value.split(":");
       try {
         const data = await api("POST", `/api/supervision/agents/${agent.agent_id}/state`, { state, reason });
         const a = data.agent;
-        ok(a.pending ? `${a.name} will be ${a.pending} after the current call.` : `${a.name} is now ${a.state}.`);
+        ok(a.pending ? t("sup.will_be", { name: a.name, state: label("agent_state", a.pending) })
+          : t("sup.is_now", { name: a.name, state: stateText(a) }));
       } catch (err) { fail(err); }
     });
     return form;
@@ -47,15 +52,17 @@
     }));
   }
 
+  const stateText = (a) => label("agent_state", a.state) + (a.reason ? ` (${label("away", a.reason)})` : "");
+
   function rowCells(a, control) {
-    let state = a.state + (a.reason ? ` (${a.reason.replace("_", " ")})` : "");
-    if (a.pending) state += ` → ${a.pending} after call`;
-    if (!a.reachable) state += " · phone unreachable";
+    let state = stateText(a);
+    if (a.pending) state += ` ${t("sup.after_call", { state: label("agent_state", a.pending) })}`;
+    if (!a.reachable) state += ` · ${t("sup.phone_unreachable")}`;
     const stateCell = el("td", state, { class: "agent-state", "data-state": a.state });
     const action = el("td");
     action.append(control);
-    return [el("td", a.name), stateCell, el("td", clock(a.since)), el("td", a.queue || ""),
-            el("td", a.calls_today), el("td", a.missed_in_row), action];
+    return [el("td", a.name), stateCell, el("td", neverIn(a) ? "" : clock(a.since), { class: "since" }),
+            el("td", label("queue", a.queue)), el("td", a.calls_today), el("td", a.missed_in_row), action];
   }
 
   function renderQueues(queues) {
@@ -64,7 +71,8 @@
     const body = tid("queues").querySelector("tbody");
     body.replaceChildren(...queues.map((q) => {
       const tr = el("tr", null, { "data-queue": q.name });
-      tr.append(el("td", q.name), el("td", q.open ? "open" : "closed"), el("td", q.waiting, { class: "waiting" }),
+      tr.append(el("td", label("queue", q.name)), el("td", q.open ? t("sup.is_open") : t("sup.is_closed")),
+                el("td", q.waiting, { class: "waiting" }),
                 el("td", seconds(q.longest_wait_s), { class: "longest" }), el("td", q.callbacks),
                 el("td", `${q.available_agents} / ${q.staffed_agents}`));
       return tr;
@@ -85,9 +93,9 @@
 
   function logEvent(event) {
     if (event.kind === "position") return;
-    const who = event.agent_id ? agentNames[event.agent_id] || `agent ${event.agent_id}` : "";
-    const parts = [clock(event.at), event.kind.replace("_", " "), who, event.state || "",
-                   event.reason ? `(${event.reason.replace("_", " ")})` : "", event.queue ? `· ${event.queue}` : ""];
+    const who = event.agent_id ? agentNames[event.agent_id] || `#${event.agent_id}` : "";
+    const parts = [clock(event.at), label("event", event.kind), who, label("agent_state", event.state),
+                   event.reason ? `(${label("away", event.reason)})` : "", event.queue ? `· ${label("queue", event.queue)}` : ""];
     const list = tid("activity");
     list.prepend(el("li", parts.filter(Boolean).join(" ")));
     while (list.children.length > ACTIVITY_KEPT) list.lastChild.remove();
@@ -99,8 +107,9 @@
       return;
     }
     if (message.type !== "snapshot") return;
+    snapshotAt = message.snapshot.at;
     agentNames = Object.fromEntries(message.snapshot.agents.map((a) => [a.agent_id, a.name]));
     renderAgents(message.snapshot.agents);
     renderQueues(message.snapshot.queues);
-  }, (up) => { tid("live-status").textContent = up ? "live" : "reconnecting…"; });
+  }, (up) => { tid("live-status").textContent = up ? t("live.live") : t("live.reconnecting"); });
 })();
