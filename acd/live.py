@@ -63,7 +63,7 @@ def snapshot(config: AcdConfig, now: datetime, agents: Iterable[AgentEntry], cal
     ordered = sorted(agents, key=lambda a: a.id)
     agent_views = tuple(
         AgentView(agent_id=a.id, name=a.name, endpoint=a.endpoint, state=a.state, reason=a.reason,
-                  since=a.since or now, reachable=a.reachable, call_id=a.call.call_id if a.call else None,
+                  since=a.since, reachable=a.reachable, call_id=a.call.call_id if a.call else None,
                   queue=a.call.queue if a.call else None, missed_in_row=a.missed_in_row,
                   calls_today=calls_today(a), pending=a.pending.state if a.pending else None)
         for a in ordered

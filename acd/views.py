@@ -33,7 +33,7 @@ class AgentView:
     endpoint: str
     state: AgentState
     reason: str | None
-    since: datetime
+    since: datetime | None  # None: no state change since the ACD started (never logged in)
     reachable: bool
     call_id: str | None
     queue: str | None

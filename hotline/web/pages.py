@@ -20,6 +20,7 @@ from hotline.web.keys import DB, THROTTLE
 from hotline.web.middleware import current_user
 from hotline.web.render import LANG_COOKIE, USER, render, t
 from hotline.web.sessions import SessionUser
+from hotline.web.supervision import agent_phones
 
 FAVICON = Path(__file__).parent / "static" / "favicon.svg"
 
@@ -38,7 +39,9 @@ async def _render_admin(request: web.Request, error: str = "", notice: str = "",
     async with request.app[DB].session() as s:
         users = list(await s.scalars(select(User).order_by(User.username)))
     locked = await request.app[THROTTLE].locked_usernames()
+    phones = await agent_phones(request.app[DB])
     return render("admin.html", request, {"users": users, "roles": ROLES, "error": error, "notice": notice,
+                                          "phones": phones,
                                           "locked": locked}, status=status)
 
 

@@ -52,13 +52,6 @@ async def agent_phones(db: Database) -> list[dict[str, Any]]:
     return listed
 
 
-def never_logged_in(agent: dict[str, Any], snapshot_at: str | None) -> bool:
-    """An agent with no state change since the ACD started: the snapshot stamps them with its own
-    moment (acd/live.py), which is not a time they did anything, so "Since" stays empty."""
-    since = agent.get("since")
-    return not since or (agent.get("state") == "logged_out" and since == snapshot_at)
-
-
 @requires(*SUPERVISORS)
 async def supervisor_page(request: web.Request) -> web.Response:
     return render("supervisor.html", request, {
@@ -66,7 +59,6 @@ async def supervisor_page(request: web.Request) -> web.Response:
         "snapshot": snapshot_json(request.app[ACD].snapshot()),
         "away_reasons": AGENT_AWAY_REASONS,
         "phones": await agent_phones(request.app[DB]),
-        "never_in": never_logged_in,
     })
 
 

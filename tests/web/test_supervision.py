@@ -240,12 +240,14 @@ async def test_campaign_forms_need_csrf(desk):
         assert list(await s.scalars(select(Callback))) == [] and list(await s.scalars(select(Campaign))) == []
 
 
-async def test_supervisor_page_lists_each_agents_phone_per_transport_and_what_cannot_be_dialled(desk):
+@pytest.mark.parametrize(("user", "path"), [("supervisor1", "/supervisor"), ("admin", "/admin")])
+async def test_supervisor_and_admin_pages_list_each_agents_phone_per_transport_and_what_cannot_be_dialled(
+        desk, user, path):
     async with desk.db.session() as s:
         await s.execute(update(Agent).where(Agent.name.like("Zhang%"))
                         .values(endpoints={"asterisk": "client:agent2", "twilio": "client:agent2"}))
-    await desk.login_as("supervisor1")
-    page = await (await desk.client.get("/supervisor")).text()
+    await desk.login_as(user)
+    page = await (await desk.client.get(path)).text()
     table = page[page.index('data-testid="agent-phones"'):]
     table = table[: table.index("</table>")]
     rows = re.findall(r"<tr data-agent-id=[^>]*>(.*?)</tr>", table, re.S)

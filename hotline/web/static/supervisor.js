@@ -11,9 +11,6 @@
 
   const seconds = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
   const clock = (iso) => when(iso, "time");  // the centre's zone, as the page was rendered
-  let snapshotAt = null;
-  // never logged in since the ACD started: the snapshot stamps the agent with its own moment, not a real time
-  const neverIn = (a) => !a.since || (a.state === "logged_out" && a.since === snapshotAt);
 
   function forceControl(agent) {
     const form = el("form", null, { class: "force", "data-testid": `force-${agent.agent_id}` });
@@ -61,7 +58,7 @@
     const stateCell = el("td", state, { class: "agent-state", "data-state": a.state });
     const action = el("td");
     action.append(control);
-    return [el("td", a.name), stateCell, el("td", neverIn(a) ? "" : clock(a.since), { class: "since" }),
+    return [el("td", a.name), stateCell, el("td", a.since ? clock(a.since) : "", { class: "since" }),
             el("td", label("queue", a.queue)), el("td", a.calls_today), el("td", a.missed_in_row), action];
   }
 
@@ -107,7 +104,6 @@
       return;
     }
     if (message.type !== "snapshot") return;
-    snapshotAt = message.snapshot.at;
     agentNames = Object.fromEntries(message.snapshot.agents.map((a) => [a.agent_id, a.name]));
     renderAgents(message.snapshot.agents);
     renderQueues(message.snapshot.queues);
