@@ -111,9 +111,13 @@ def setup(app: web.Application, sources: Mapping[SourceKind, RecordingSource]) -
 
 async def _run_worker(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RECORDINGS]
-    await runtime.worker.recover()  # jobs a dead process left running are queued again, before any new one
+    # jobs a dead process left running are queued again before any new one; the worker then idles
+    # until a recording is queued (or the poll), and starts at once only if something is due now
+    await runtime.worker.recover()
+    if await runtime.worker.pending():
+        runtime.worker.wake()
     stop = asyncio.Event()
-    task = asyncio.create_task(runtime.worker.run(stop), name="recordings-ingest")
+    task = asyncio.create_task(runtime.worker.run(stop, idle_first=True), name="recordings-ingest")
     yield
     stop.set()
     await task

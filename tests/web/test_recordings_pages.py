@@ -24,6 +24,7 @@ from hotline.twilio_walker import FarEnd
 from hotline.web.keys import ACD, RECORD
 from hotline.web.recordings import RECORDINGS, RangeNotSatisfiable, mask_number, parse_range, source_ref
 from qa.survey import store_survey
+from recordings import ingest
 from recordings.crypto import decrypt
 from recordings.ingest import IngestOutcome
 from recordings.models import ArchivedFile, IngestJob
@@ -351,3 +352,26 @@ def test_numbers_are_masked() -> None:
     assert mask_number("95588") == "***88"
     assert mask_number(None) == ""
 
+
+
+async def test_a_job_left_running_by_a_dead_process_is_done_once_the_app_starts_again(
+        demo_db: Database, aiohttp_client, settings: Settings, spool: Path) -> None:
+    record = CallRecord(demo_db)
+    (spool / "hotline").mkdir(parents=True)
+    make_wav(spool / "hotline" / "crash.wav", seconds=1.0)
+    _, recording_id = await asterisk_call(record, demo_db, file=f"{PBX_MONITOR}/hotline/crash.wav")
+    async with demo_db.session() as s:  # queued, claimed, and then the process died
+        job = await ingest.enqueue(s, recording_id, SourceKind.ASTERISK, "hotline/crash.wav")
+        job.status, job.attempts = JobStatus.RUNNING, 1
+    served = app_settings(settings, HOTLINE_RECORDINGS_SPOOL_DIR=str(spool), HOTLINE_AGI_ENABLED="false")
+    app = create_app(served, demo_db)
+    done: asyncio.Queue[IngestOutcome] = asyncio.Queue()
+    app[RECORDINGS].listeners.append(done.put_nowait)
+    await aiohttp_client(app)
+
+    outcome = await next_outcome(done)
+    assert (outcome.recording_id, outcome.status) == (recording_id, JobStatus.DONE)
+    async with demo_db.session() as s:
+        files = list(await s.scalars(select(ArchivedFile)))
+        job = await s.scalar(select(IngestJob))
+    assert [f.recording_id for f in files] == [recording_id] and (job.status, job.attempts) == (JobStatus.DONE, 2)

@@ -16,12 +16,14 @@
     if (!peaks) { return; }
     const rows = peaks.channels.length;
     const rowH = h / rows;
+    // scaled to the loudest moment of the call: a quiet line still shows who spoke when
+    const loudest = Math.max(0.01, ...peaks.channels.map(function (v) { return Math.max(0, ...v); }));
     peaks.channels.forEach(function (values, row) {
       const mid = rowH * row + rowH / 2;
       const step = w / Math.max(1, values.length);
       ctx.fillStyle = colours[row % colours.length];
       values.forEach(function (v, i) {
-        const bar = Math.max(1, v * (rowH - 4));
+        const bar = Math.max(1, (v / loudest) * (rowH - 4));
         ctx.fillRect(i * step, mid - bar / 2, Math.max(1, step - 0.5), bar);
       });
     });
