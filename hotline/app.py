@@ -16,11 +16,15 @@ from calls.record import CallRecord
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.telephony import asterisk, twilio
-from hotline.web import api, auth, bodies, desktop, headers, health, live, metrics, pages, supervision
+from hotline.telephony.twilio.recording_source import TwilioRecordingSource
+from hotline.web import api, auth, bodies, desktop, headers, health, live, metrics, pages, recordings, supervision
 from hotline.web.health import READINESS_CHECKS
 from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 from hotline.web.middleware import auth_middleware, error_middleware
 from ivr.service import IvrService, routing_of
+from recordings.sources import RecordingSource
+from recordings.spool import AsteriskSpool
+from recordings.states import SourceKind
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -42,6 +46,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
             await app[DB].dispose()
         app.cleanup_ctx.append(_database)
     app[RECORD] = CallRecord(app[DB])
+    recordings.setup(app, _recording_sources(settings))  # its worker stops just before the database closes
     app.cleanup_ctx.append(_close_calls_left_open)  # before the bridges and the ACD take calls
 
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
@@ -57,6 +62,13 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     live.setup(app)
     metrics.setup(app)
     return app
+
+
+def _recording_sources(settings: Settings) -> dict[SourceKind, RecordingSource]:
+    """Where the archive fetches originals: Twilio's REST API, and the MixMonitor spool."""
+    return {SourceKind.TWILIO: TwilioRecordingSource(settings.twilio,
+                                                     delete_at_source=settings.recordings.delete_at_source),
+            SourceKind.ASTERISK: AsteriskSpool(settings.recordings.spool_dir)}
 
 
 async def _close_calls_left_open(app: web.Application) -> AsyncIterator[None]:

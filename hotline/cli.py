@@ -92,15 +92,18 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.demo import NotDemoData, load_demo, reset_demo
+    from hotline.demo import NotDemoData, load_demo, load_demo_recordings, reset_demo
 
     db = Database(settings.database.url)
     try:
         if getattr(args, "reset", False):
             await reset_demo(db, settings, force=args.yes)
+            await load_demo_recordings(db, settings)
             log.info("demo data reset")
             return 0
         created = await load_demo(db, settings)
+        if archived := await load_demo_recordings(db, settings):
+            log.info("demo recordings archived", extra={"recordings": archived})
     except NotDemoData as exc:
         print(f"hotline demo --reset: {exc}", file=sys.stderr)
         return 2

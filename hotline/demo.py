@@ -5,9 +5,13 @@ Demo only: the PINs and passwords below are published in the README.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
 
@@ -159,3 +163,124 @@ async def load_demo(db: Database, settings: Settings) -> bool:
             s.add(User(username=login.username, password_hash=_demo_hash(login.password), role=login.role,
                        display_name=login.display_name, agent_id=agent.id if agent else None))
     return True
+
+
+# --- recorded agent calls ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoConversation:
+    """A recorded agent call of the demo: its audio (hotline/demo_data/recordings/, rendered once by
+    scripts/render_demo_recordings.py; agent left, customer right) and what happened around it."""
+
+    file: str
+    external_id: str  # the call's id at the PBX
+    agent: str  # username
+    caller: str
+    queue: str
+    category: str
+    hours_ago: int
+    menu: tuple[tuple[str, str, str, str], ...]  # IVR steps: node, kind, detail, outcome
+    survey: int
+    wrapup_notes: str
+    turns: tuple[tuple[str, str], ...]  # (agent | customer, what they say), for the renderer
+
+
+DEMO_RECORDINGS_DIR = Path(__file__).parent / "demo_data" / "recordings"
+DEMO_CONVERSATIONS = (
+    DemoConversation(
+        "demo-card-loss.ogg", "1795000000.101", "agent1", "+8613900139000", "cards", "card_loss", 26,
+        (("language", "key", "1", "zh-CN"), ("main", "key", "2", "cards"), ("cards", "key", "0", "agent"),
+         ("cards", "transfer", "", "cards")),
+        5, "客户信用卡遗失，已挂失并补寄新卡 Card lost: blocked, a new card posted",
+        (("agent", "您好，这里是示例银行客服中心，我是王芳，请问有什么可以帮您？"),
+         ("customer", "你好，我的信用卡好像丢了，想挂失。"),
+         ("agent", "好的，请别着急。请问是尾号零零零二的那张卡吗？"),
+         ("customer", "对，就是那张。"),
+         ("agent", "已经为您办理挂失，新卡会在七个工作日内寄到您登记的地址。"),
+         ("customer", "好的，谢谢你。"),
+         ("agent", "不客气，感谢您的来电，再见。"))),
+    DemoConversation(
+        "demo-branch-hours.ogg", "1795000000.102", "agent2", "+8613800138000", "general", "other", 3,
+        (("language", "key", "1", "zh-CN"), ("main", "key", "0", "agent"), ("main", "transfer", "", "general")),
+        4, "询问网点周末营业时间 Asked about branch opening hours at the weekend",
+        (("agent", "您好，我是张敏，很高兴为您服务。"),
+         ("customer", "你好，我想问一下，人民广场的网点周六开门吗？"),
+         ("agent", "人民广场支行周六上午九点到下午五点营业，周日休息。"),
+         ("customer", "明白了，谢谢。"),
+         ("agent", "不客气，祝您生活愉快，再见。"))),
+)
+
+
+async def load_demo_recordings(db: Database, settings: Settings, *, now: datetime | None = None) -> int:
+    """File the demo's recorded agent calls through the call record and archive their audio through
+    the real ingest (spool → compress → encrypt → store → verify). Returns how many were archived;
+    0 when they are already there."""
+    from calls.record import CallRecord
+    from qa.survey import store_survey
+    from recordings import ingest
+    from recordings.crypto import KeyRing
+    from recordings.ingest import IngestWorker
+    from recordings.spool import AsteriskSpool
+    from recordings.states import JobStatus, SourceKind
+    from recordings.storage import store_from_settings
+
+    spool = AsteriskSpool(settings.recordings.spool_dir)
+    moment = [now or datetime.now(UTC)]
+    record = CallRecord(db, clock=lambda: moment[0])
+
+    async def archive_when_ready(s: Any, call: Any, recording: Any) -> None:
+        await ingest.enqueue(s, recording.id, SourceKind.ASTERISK, recording.source_url)
+
+    record.on_recording_ready.append(archive_when_ready)
+    queued = 0
+    for talk in DEMO_CONVERSATIONS:
+        if await record.find("asterisk", talk.external_id) is not None:
+            continue
+        spooled = f"hotline/{talk.file}"
+        (spool.root / "hotline").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEMO_RECORDINGS_DIR / talk.file, spool.root / spooled)
+        started = (now or datetime.now(UTC)) - timedelta(hours=talk.hours_ago)
+        moment[0] = started
+        async with db.session() as s:
+            agent_id = await s.scalar(select(User.agent_id).where(User.username == talk.agent))
+            customer_id = await s.scalar(select(Customer.id).where(Customer.mobile == talk.caller))
+        assert agent_id is not None
+        call_id = await record.open_inbound("asterisk", talk.external_id, caller=talk.caller, dialled="95588",
+                                            language="zh-CN")
+        steps = [{"call_id": call_id, "seq": n + 1, "at": started + timedelta(seconds=4 * n + 3), "node": node,
+                  "kind": kind, "detail": detail, "outcome": outcome}
+                 for n, (node, kind, detail, outcome) in enumerate(talk.menu)]
+        await record.ivr_turn(call_id, steps, {"customer_id": customer_id, "business_category": talk.category,
+                                               "queue": talk.queue})
+        moment[0] = started + timedelta(seconds=20)
+        await record.queued(call_id, talk.queue, talk.category)
+        moment[0] += timedelta(seconds=25)
+        leg = await record.offered(call_id, agent_id, f"PJSIP/{talk.agent}")
+        moment[0] += timedelta(seconds=6)
+        await record.answered(call_id, agent_id, leg, f"{talk.external_id}.agent")
+        await record.recording_started(call_id, talk.file, leg_id=leg, source=spooled, format="ogg", channels=2)
+        duration_ms = await _duration_ms(DEMO_RECORDINGS_DIR / talk.file)
+        moment[0] += timedelta(milliseconds=duration_ms)
+        await record.recording_ready(call_id, talk.file, duration_ms=duration_ms)
+        await record.leg_closed(call_id, leg, "completed")
+        await store_survey(record, db, call_id, agent_id, talk.queue, talk.survey)
+        await record.closed(call_id, "completed", by="asterisk")
+        moment[0] += timedelta(seconds=40)
+        await record.wrapped_up(call_id, agent_id, talk.category, talk.wrapup_notes)
+        queued += 1
+    if not queued:
+        return 0
+    rec = settings.recordings
+    worker = IngestWorker(db, rec, store_from_settings(settings), KeyRing.from_settings(settings),
+                          {SourceKind.ASTERISK: spool}, workdir=rec.dir.parent / f"{rec.dir.name}-ingest")
+    archived = 0
+    while (outcome := await worker.run_once()) is not None:
+        archived += outcome.status == JobStatus.DONE
+    return archived
+
+
+async def _duration_ms(path: Path) -> int:
+    from recordings.transcode import decode_check
+
+    return (await decode_check(await asyncio.to_thread(path.read_bytes))).duration_ms

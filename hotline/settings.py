@@ -88,6 +88,8 @@ class RecordingsSettings(_Section):
     dir: Path = Path("var/recordings")
     # where Asterisk's MixMonitor files are, as this host sees them (same host or a mounted share)
     spool_dir: Path = Path("var/spool/monitor")
+    # the same directory as Asterisk names it in MIXMONITOR_FILENAME (its own monitor directory)
+    pbx_spool_dir: str = "/var/spool/asterisk/monitor"
     storage: Literal["local", "s3"] = "local"
     s3_bucket: str = ""
     s3_prefix: str = "recordings/"
@@ -106,6 +108,7 @@ class RecordingsSettings(_Section):
     ingest_max_attempts: int = Field(6, ge=1)
     ingest_backoff_s: float = Field(30.0, ge=0)
     ingest_max_backoff_s: float = Field(3600.0, ge=0)
+    agents_hear_own_calls: bool = False  # agents may find and play the recordings of their own calls
 
     @model_validator(mode="before")
     @classmethod

@@ -126,6 +126,7 @@ class TwilioCaller:
     far_end: FarEndPolicy = field(default=lambda endpoint: FarEnd())
     target_url: str = ""
     account_sid: str = "AC" + "0" * 32
+    api_base: str = "https://api.twilio.com"  # where the RecordingUrl of a recording callback points
     sid: str = field(default_factory=new_sid)
     voice_path: str = "/twilio/voice"
     status_path: str | None = "/twilio/status"
@@ -373,7 +374,7 @@ class TwilioCaller:
         await self.fetch(url, {
             "RecordingSid": rec_sid, "RecordingStatus": "completed", "RecordingDuration": str(duration),
             "RecordingChannels": str(channels), "RecordingSource": "DialVerb",
-            "RecordingUrl": f"https://api.twilio.com/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{rec_sid}",
+            "RecordingUrl": f"{self.api_base.rstrip('/')}/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{rec_sid}",
         })
 
     async def send_status(self, status: str) -> None:

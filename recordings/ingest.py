@@ -120,9 +120,14 @@ class IngestWorker:
             log.warning("recordings: %d interrupted ingest job(s) queued again", count)
         return count
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Work through due jobs until `stop` is set; between them wait for wake() or the poll interval."""
-        await self.recover()
+    async def run(self, stop: asyncio.Event, *, idle_first: bool = False) -> None:
+        """Work through due jobs until `stop` is set; between them wait for wake() or the poll interval.
+        idle_first: the caller already ran recover() and woke us if anything is due (the app does, at
+        start-up), so the first pass waits like any other instead of racing whatever starts next."""
+        if idle_first:
+            await self._idle(stop)
+        else:
+            await self.recover()
         while not stop.is_set():
             self._wake.clear()  # before the pass: a job queued during it wakes the next one
             try:
@@ -131,11 +136,22 @@ class IngestWorker:
                 await self.discard_pending()
             except Exception:  # the database away: keep the worker alive, try again at the next poll
                 log.exception("recordings: ingest worker pass failed")
-            stopping = asyncio.ensure_future(stop.wait())
-            woken = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({stopping, woken}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in (stopping, woken):
-                waiter.cancel()
+            await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait({stopping, woken}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stopping, woken):
+            waiter.cancel()
+
+    async def pending(self) -> bool:
+        """Whether a pass has anything to do: a job queued, or an original still to delete."""
+        async with self.db.session() as s:
+            found = await s.scalar(select(IngestJob.id).where(or_(
+                IngestJob.status == JobStatus.QUEUED,
+                (IngestJob.status == JobStatus.DONE) & IngestJob.source_discarded.is_(False))).limit(1))
+        return found is not None
 
     async def run_once(self) -> IngestOutcome | None:
         """Claim the next due job and do it; None when no job is due."""

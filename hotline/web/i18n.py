@@ -28,6 +28,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "nav.supervisor": ("班长席", "Supervisor"),
     "nav.quality": ("质检", "Quality"),
     "nav.admin": ("管理", "Admin"),
+    "nav.recordings": ("录音", "Recordings"),
     "nav.logout": ("退出登录", "Log out"),
     "nav.language": ("语言", "Language"),
     "role.agent": ("坐席", "agent"),

@@ -13,6 +13,8 @@ public URL and the posted form). The REST API answers calls.create (a new outbou
 the background: the agent's endpoint answers or not per `far_end`, then the TwiML dials the
 customer) and calls(sid).update (the live caller leaves what it is doing and runs the new TwiML).
 Every REST request is recorded; `fail(status, times)` and `stall(times)` inject failures.
+Recordings: the callbacks' RecordingUrl points here, and `GET …/Recordings/RE….wav` serves a real
+stereo WAV rendered by ffmpeg (a tone per channel, `recording_s` long), as Twilio serves the media.
 Used by tests/twilio and by browser tests of the agent desktop and the softphone.
 """
 
@@ -20,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -61,6 +65,7 @@ class TwilioStandIn:
     target_url: str = ""  # where webhooks really go; defaults to public_url
     far_end: FarEndPolicy | Mapping[str, FarEnd] = field(default_factory=dict)
     hold_s: float = 2.0
+    recording_s: float = 3.0
 
     requests: list[RestRequest] = field(default_factory=list)
     callers: dict[str, TwilioCaller] = field(default_factory=dict)
@@ -74,6 +79,7 @@ class TwilioStandIn:
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self.api_base = ""
+        self._wav: bytes | None = None
         self.rest_seen = asyncio.Condition()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -84,6 +90,7 @@ class TwilioStandIn:
         prefix = "/2010-04-01/Accounts/{account}/Calls"
         app.router.add_post(prefix + ".json", self._create)
         app.router.add_post(prefix + "/{sid}.json", self._update)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Recordings/{sid}.wav", self._recording_media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -121,7 +128,7 @@ class TwilioStandIn:
         source = keys if callable(keys) else ScriptedKeys(keys, on_hold)
         caller = TwilioCaller(self._session(), self.public_url, self.auth_token, from_=from_, to=to,
                               keys=source, far_end=self._far_end, target_url=self.target_url,
-                              account_sid=self.account_sid, hold_s=self.hold_s)
+                              account_sid=self.account_sid, hold_s=self.hold_s, api_base=self.api_base)
         self.callers[caller.sid] = caller
         return caller
 
@@ -196,6 +203,7 @@ class TwilioStandIn:
         caller = TwilioCaller(self._session(), self.public_url, self.auth_token, from_=from_ or "", to=to,
                               keys=ScriptedKeys(), far_end=self._far_end, target_url=self.target_url,
                               account_sid=self.account_sid, direction="outbound-api", hold_s=self.hold_s,
+                              api_base=self.api_base,
                               status_path=status_callback.removeprefix(self.public_url) if status_callback else None)
         self.callers[caller.sid] = caller
         self.outbound.append(caller)
@@ -232,10 +240,33 @@ class TwilioStandIn:
         caller.redirect(twiml=twiml, url=url)
         return web.json_response(_call_json(self.account_sid, caller, "in-progress"))
 
+    async def _recording_media(self, request: web.Request) -> web.StreamResponse:
+        refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        await self._record(request, 200)
+        if self._wav is None:
+            self._wav = await _render_wav(self.recording_s)
+        return web.Response(body=self._wav, content_type="audio/x-wav")
+
     def _spawn(self, work: object) -> None:
         task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def _render_wav(seconds: float) -> bytes:
+    """A dual-channel recording as Twilio makes it: 8 kHz 16-bit PCM, agent left, caller right."""
+    from recordings.transcode import ffmpeg_exe
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "recording.wav"
+        proc = await asyncio.create_subprocess_exec(
+            ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f=440:r=8000:d={seconds}",
+            "-f", "lavfi", "-i", f"sine=f=660:r=8000:d={seconds}",
+            "-filter_complex", "[0:a][1:a]join=inputs=2:channel_layout=stereo", "-c:a", "pcm_s16le", str(path))
+        await proc.wait()
+        return path.read_bytes()
 
 
 def _one(form: dict[str, list[str]], name: str) -> str | None:
