@@ -470,7 +470,7 @@ async def search_results(request: web.Request, search: Search, page: int, per_pa
     user = current_user(request)
     query = _search_query(search, user)
     async with request.app[DB].session() as s:
-        total = await s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        total = await s.scalar(query.with_only_columns(func.count(Recording.id)).order_by(None))
         rows = (await s.execute(query.order_by(Call.started_at.desc(), Recording.id.desc())
                                 .offset((page - 1) * per_page).limit(per_page))).all()
     return {"items": [_row_json(row) for row in rows], "page": page, "per_page": per_page, "total": total or 0}
