@@ -17,7 +17,19 @@ from hotline.db import Database
 from hotline.settings import Settings
 from hotline.telephony import asterisk, twilio
 from hotline.telephony.twilio.recording_source import TwilioRecordingSource
-from hotline.web import api, auth, bodies, desktop, headers, health, live, metrics, pages, recordings, supervision
+from hotline.web import (
+    api,
+    auth,
+    bodies,
+    desktop,
+    headers,
+    health,
+    live,
+    metrics,
+    pages,
+    recordings,
+    supervision,
+)
 from hotline.web.health import READINESS_CHECKS
 from hotline.web.keys import ACD, DB, IVR, RECORD, SETTINGS
 from hotline.web.middleware import auth_middleware, error_middleware
