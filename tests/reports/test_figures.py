@@ -9,19 +9,17 @@ from typing import Any
 
 import pytest
 
-from acd.config import AcdConfig, load_for
+from acd.clock import ManualClock
+from acd.config import AcdConfig
+from acd.service import Acd
 from hotline.db import Database
 from hotline.settings import Settings
 from reports import figures, periods
+from tests.acd.conftest import agent_ids, caller
 from tests.reports import week as generated
 
 # config/acd/queues.yaml: service_level_s per queue, read by eye
 THRESHOLD = {"general": 20.0, "cards": 20.0, "complaints": 30.0}
-
-
-@pytest.fixture
-def acd_config(settings: Settings) -> AcdConfig:
-    return load_for(settings)
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +233,55 @@ async def test_an_empty_period_and_the_zone(db: Database, acd_config: AcdConfig,
         datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC), acd_config.zone))
     expected = sum(1 for c in week.calls if datetime(2026, 11, 23, tzinfo=UTC) <= c.opened < datetime(2026, 11, 30, tzinfo=UTC))
     assert utc.calls.total == expected
+
+
+async def test_figures_of_the_real_acds_event_log(acd: Acd, clock: ManualClock, settings: Settings,
+                                                   acd_config: AcdConfig):
+    """The events the ACD itself writes (not generated rows) make the figures; a fresh ACD on the same
+    database computes the same ones."""
+    a1, a2 = await agent_ids(acd)
+    start = clock.now()
+    await acd.login(a1)
+    await acd.login(a2)
+    # answered after 5 s and after 25 s (the second outside general's 20 s, inside complaints' 30 s)
+    await acd.enqueue(caller("fast"))
+    clock.advance(5)
+    await acd.offer_answered("fast", a1)
+    await acd.enqueue(caller("slow", queue="complaints", category="complaint"))
+    clock.advance(25)
+    await acd.offer_answered("slow", a2)
+    clock.advance(100)
+    await acd.call_ended("fast", "completed")
+    clock.advance(20)
+    await acd.call_ended("slow", "completed")
+    # agent 1 ends their wrap-up after 20 s; agent 2 goes to a meal at once; then a missed offer and a
+    # caller who gives up after 40 s
+    await acd.ready(a1)
+    await acd.set_state(a2, "away", "meal")
+    await acd.enqueue(caller("gone", category="transfer"))
+    clock.advance(20 + 5)
+    clock.advance(15)
+    await acd.call_ended("gone", "hangup")
+    await acd.drain()
+
+    period = periods.custom(start, start + timedelta(days=7), acd_config.zone)
+    week = await figures.compute(acd.db, acd_config, period)
+    total = week.total
+    assert (total.offered, total.answered, total.abandoned, total.short_abandoned) == (3, 2, 1, 0)
+    assert (total.avg_answer_s, total.answered_in_sl) == (15.0, 2)
+    assert week.by_queue["complaints"].service_level == 1.0
+    assert (total.talks, total.avg_talk_s) == (2, 122.5)
+    assert (total.wrap_ups, total.wrap_up_s) == (2, pytest.approx(20.0))
+    assert week.by_category["transfer"].abandoned == 1 and week.by_category["balance"].answered == 1
+    agent = week.agents[a1]
+    assert (agent.answered, agent.missed, agent.talk_s) == (1, 1, 125.0)
+    assert week.agents[a2].answered == 1 and week.agents[a2].away_s["meal"] > 0
+
+    await acd.stop()
+    again = Acd(acd_config, acd.db, settings, clock=clock)
+    await again.start()
+    try:
+        replay = await figures.compute(again.db, acd_config, period)
+        assert observed(replay.total) == observed(week.total)
+    finally:
+        await again.stop()

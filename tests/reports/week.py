@@ -182,7 +182,7 @@ def generate(calls_per_day: int = 60, seed: int = 7, agents: int = 3) -> Week:
         for at, agent, state, reason in sorted(pending_states, key=lambda item: (item[0], item[1])):
             week.state(agent, at, state, reason)
     week.routing.sort(key=lambda row: row["at"])  # the log is written in the order things happened
-    for agent, truth in week.agents.items():
+    for truth in week.agents.values():
         truth.states.sort(key=lambda item: item[0])
     return week
 
