@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -264,31 +264,35 @@ async def compute(db: Database, config: AcdConfig, period: Period, *,
     arrivals: dict[tuple[int, str], int] = defaultdict(int)
     callbacks = Callbacks()
     async with db.session() as s:
-        await _queue_outcomes(s, config, period, slicer, arrivals)
-        await _wrap_ups(s, period, slicer)
-        await _callback_outcomes(s, period, callbacks)
+        await _queue_outcomes(s, config, period, slicer, arrivals, callbacks)
         agents = await _agents(s, period)
-        logins = await _logged_in(s, period)
+        logins = await _agent_states(s, period, slicer, agents)
+        for agent_id, name in (await s.execute(select(Agent.id, Agent.name).where(Agent.id.in_(list(agents))))).all():
+            agents[agent_id].name = name
         calls, calls_by_day, topics = await _calls(s, period, slicer)
         self_service = await _self_service(s, period)
     staffing = _staffing(config, period, slicer, arrivals, logins, target_service_level)
     return Report(period=period, target_service_level=target_service_level, total=slicer.total,
                   by_day=dict(sorted(slicer.by_day.items())), by_hour=dict(sorted(slicer.by_hour.items())),
                   by_queue=dict(sorted(slicer.by_queue.items())), by_category=dict(sorted(slicer.by_category.items())),
-                  calls=calls, calls_by_day=calls_by_day, agents=agents, self_service=self_service,
-                  callbacks=callbacks, topics=topics, staffing=staffing)
+                  calls=calls, calls_by_day=calls_by_day, agents=dict(sorted(agents.items())),
+                  self_service=self_service, callbacks=callbacks, topics=topics, staffing=staffing)
+
+
+_CALLBACK_KINDS = (EventKind.CALLBACK_SCHEDULED, EventKind.CALLBACK_DONE, EventKind.CALLBACK_FAILED,
+                   EventKind.CALLBACK_ATTEMPT)
 
 
 async def _queue_outcomes(s: Any, config: AcdConfig, period: Period, slicer: _Slicer,
-                          arrivals: dict[tuple[int, str], int]) -> None:
+                          arrivals: dict[tuple[int, str], int], callbacks: Callbacks) -> None:
     e = RoutingEvent
     threshold = case({name: q.service_level_s for name, q in config.queues.items()}, value=e.queue,
                      else_=literal(20.0)) if config.queues else literal(20.0)
     bucket = half_hour(e.at)
     purpose = e.detail["purpose"].as_string()
-    overflow_kind = e.detail["kind"].as_string()
+    overflow_kind = case((e.kind == EventKind.OVERFLOWED, e.detail["kind"].as_string()))
     kinds = (EventKind.ENQUEUED, EventKind.ANSWERED, EventKind.ABANDONED, EventKind.OVERFLOWED,
-             EventKind.CALLBACK_REQUESTED, EventKind.ENDED, EventKind.TRANSFERRED)
+             EventKind.CALLBACK_REQUESTED, EventKind.ENDED, EventKind.TRANSFERRED, *_CALLBACK_KINDS)
     query = (select(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind, func.count(),
                     func.sum(e.wait_s), func.sum(e.talk_s),
                     func.sum(case((e.wait_s <= threshold, 1), else_=0)),
@@ -300,6 +304,11 @@ async def _queue_outcomes(s: Any, config: AcdConfig, period: Period, slicer: _Sl
         if kind == EventKind.ENQUEUED:
             arrivals[b, queue or "-"] += n
             continue
+        if kind in _CALLBACK_KINDS:
+            _count_callbacks(callbacks, kind, reason, n)
+            continue
+        if kind == EventKind.CALLBACK_REQUESTED:
+            callbacks.requested += n
         for f in slicer.slices(b, queue, category):
             if kind == EventKind.ANSWERED:
                 f.offered += n
@@ -325,61 +334,31 @@ async def _queue_outcomes(s: Any, config: AcdConfig, period: Period, slicer: _Sl
                 f.transfers += n
 
 
-async def _wrap_ups(s: Any, period: Period, slicer: _Slicer) -> None:
-    """Measured wrap-up: from the agent's wrap-up event to their next state change."""
-    e = RoutingEvent
-    at = epoch(e.at)
-    ordered = (select(e.kind, e.queue, e.category, half_hour(e.at).label("bucket"), at.label("at"),
-                      func.lead(at).over(partition_by=e.agent_id, order_by=e.id).label("next_at"))
-               .where(_in(e.at, period), e.kind.in_((EventKind.STATE, EventKind.WRAP_UP)), e.agent_id.is_not(None))
-               .subquery())
-    query = (select(ordered.c.bucket, ordered.c.queue, ordered.c.category, func.count(),
-                    func.sum(ordered.c.next_at - ordered.c.at))
-             .where(ordered.c.kind == EventKind.WRAP_UP, ordered.c.next_at.is_not(None))
-             .group_by(ordered.c.bucket, ordered.c.queue, ordered.c.category))
-    for b, queue, category, n, seconds in (await s.execute(query)).all():
-        for f in slicer.slices(int(b), queue, category):
-            f.wrap_ups += int(n)
-            f.wrap_up_s += float(seconds or 0.0)
-
-
-async def _callback_outcomes(s: Any, period: Period, callbacks: Callbacks) -> None:
-    e = RoutingEvent
-    kinds = (EventKind.CALLBACK_REQUESTED, EventKind.CALLBACK_SCHEDULED, EventKind.CALLBACK_DONE,
-             EventKind.CALLBACK_FAILED, EventKind.CALLBACK_ATTEMPT)
-    query = (select(e.kind, e.reason, func.count()).where(_in(e.at, period), e.kind.in_(kinds))
-             .group_by(e.kind, e.reason))
-    for kind, reason, n in (await s.execute(query)).all():
-        n = int(n)
-        if kind == EventKind.CALLBACK_REQUESTED:
-            callbacks.requested += n
-        elif kind == EventKind.CALLBACK_SCHEDULED:
-            callbacks.scheduled += n
-        else:
-            if kind == EventKind.CALLBACK_DONE:
-                callbacks.reached += n
-                outcome = "reached"
-            else:
-                callbacks.given_up += n * (kind == EventKind.CALLBACK_FAILED)
-                callbacks.retried += n * (kind == EventKind.CALLBACK_ATTEMPT)
-                outcome = reason or "failed"
-            callbacks.outcomes[outcome] = callbacks.outcomes.get(outcome, 0) + n
+def _count_callbacks(callbacks: Callbacks, kind: str, reason: str | None, n: int) -> None:
+    if kind == EventKind.CALLBACK_SCHEDULED:
+        callbacks.scheduled += n
+        return
+    if kind == EventKind.CALLBACK_DONE:
+        callbacks.reached += n
+        outcome = "reached"
+    else:
+        callbacks.given_up += n if kind == EventKind.CALLBACK_FAILED else 0
+        callbacks.retried += n if kind == EventKind.CALLBACK_ATTEMPT else 0
+        outcome = reason or "failed"
+    callbacks.outcomes[outcome] = callbacks.outcomes.get(outcome, 0) + n
 
 
 async def _agents(s: Any, period: Period) -> dict[int, AgentFigures]:
+    """Offers, answers, misses and talk per agent."""
     e = RoutingEvent
     agents: dict[int, AgentFigures] = {}
-
-    def agent(agent_id: int) -> AgentFigures:
-        return agents.setdefault(agent_id, AgentFigures(agent_id))
-
     outbound = e.detail["purpose"].as_string().is_not(None)
     kinds = (EventKind.OFFERED, EventKind.ANSWERED, EventKind.MISSED, EventKind.ENDED)
     query = (select(e.agent_id, e.kind, outbound, func.count(), func.sum(e.talk_s))
              .where(_in(e.at, period), e.kind.in_(kinds), e.agent_id.is_not(None))
              .group_by(e.agent_id, e.kind, outbound))
     for agent_id, kind, is_outbound, n, talk in (await s.execute(query)).all():
-        a, n = agent(int(agent_id)), int(n)
+        a, n = agents.setdefault(int(agent_id), AgentFigures(int(agent_id))), int(n)
         if kind == EventKind.OFFERED:
             a.offered += n
         elif kind == EventKind.MISSED:
@@ -389,17 +368,7 @@ async def _agents(s: Any, period: Period) -> dict[int, AgentFigures]:
             a.outbound += n if is_outbound else 0
         else:
             a.talk_s += float(talk or 0.0)
-
-    start, end = period.start.timestamp(), period.end.timestamp()
-    for agent_id, state, reason, seconds in await _state_spans(s, period, start, end):
-        a = agent(agent_id)
-        a.state_s[state] = a.state_s.get(state, 0.0) + seconds
-        if state == AgentState.AWAY:
-            key = reason or "-"
-            a.away_s[key] = a.away_s.get(key, 0.0) + seconds
-    for agent_id, name in (await s.execute(select(Agent.id, Agent.name).where(Agent.id.in_(list(agents))))).all():
-        agents[agent_id].name = name
-    return dict(sorted(agents.items()))
+    return agents
 
 
 async def _opening_states(s: Any, period: Period) -> dict[int, tuple[str, str | None]]:
@@ -411,60 +380,84 @@ async def _opening_states(s: Any, period: Period) -> dict[int, tuple[str, str | 
     return {int(agent_id): (state, reason) for agent_id, state, reason in rows if state}
 
 
-async def _state_spans(s: Any, period: Period, start: float, end: float) -> list[tuple[int, str, str | None, float]]:
-    """(agent, state, reason, seconds) summed over the period; the last state of each agent lasts to its end."""
+async def _agent_states(s: Any, period: Period, slicer: _Slicer,
+                        agents: dict[int, AgentFigures]) -> list[tuple[float, float]]:
+    """Time in each state, measured wrap-ups and logged-in spans, in one pass over agents' state changes.
+
+    Each agent's state events and wrap-up events, in the order written (the wrap-up event follows its
+    wrap_up state at once): a state lasts until the agent's next state (the wrap-up event skipped), the
+    last one until the period's end; a wrap-up event is measured to the next state. Changes between
+    logged out and logged in (and each agent's first change) come back one by one for the spans.
+    Returns the logged-in spans as (start, end) epoch seconds.
+    """
     e = RoutingEvent
     at = epoch(e.at)
-    ordered = (select(e.agent_id, e.state, e.reason, at.label("at"),
-                      func.lead(at).over(partition_by=e.agent_id, order_by=e.id).label("next_at"))
-               .where(_in(e.at, period), e.kind == EventKind.STATE, e.agent_id.is_not(None)).subquery())
-    duration = func.coalesce(ordered.c.next_at, end) - ordered.c.at
-    query = (select(ordered.c.agent_id, ordered.c.state, ordered.c.reason, func.sum(duration))
-             .group_by(ordered.c.agent_id, ordered.c.state, ordered.c.reason))
-    spans = [(int(a), st, r, float(sec or 0.0)) for a, st, r, sec in (await s.execute(query)).all() if st]
-    first = dict((await s.execute(select(ordered.c.agent_id, func.min(ordered.c.at))
-                                  .group_by(ordered.c.agent_id))).all())
-    for agent_id, (state, reason) in (await _opening_states(s, period)).items():
-        until = float(first.get(agent_id, end))
-        if until > start:
-            spans.append((agent_id, state, reason, until - start))
-    return spans
-
-
-async def _logged_in(s: Any, period: Period) -> list[tuple[float, float]]:
-    """Spans (start, end epoch seconds) during which some agent was logged in (away counts)."""
-    e = RoutingEvent
-    at = epoch(e.at)
+    order: dict[str, Any] = {"partition_by": e.agent_id, "order_by": e.id}
+    lead_kind = func.lead(e.kind).over(**order)
+    next_at = case((and_(e.kind == EventKind.STATE, lead_kind == EventKind.WRAP_UP), func.lead(at, 2).over(**order)),
+                   else_=func.lead(at).over(**order))
+    before = case((func.lag(e.kind).over(**order) == EventKind.WRAP_UP, func.lag(e.state, 2).over(**order)),
+                  else_=func.lag(e.state).over(**order))
+    rows = (select(e.agent_id, e.kind, e.state, e.reason, e.queue, e.category, half_hour(e.at).label("bucket"),
+                   at.label("at"), next_at.label("next_at"), before.label("before"))
+            .where(_in(e.at, period), e.kind.in_((EventKind.STATE, EventKind.WRAP_UP)), e.agent_id.is_not(None))
+            .subquery())
+    o = rows.c
     logged_out = AgentState.LOGGED_OUT.value
-    ordered = (select(e.agent_id, e.state, at.label("at"),
-                      func.lag(e.state).over(partition_by=e.agent_id, order_by=e.id).label("before"))
-               .where(_in(e.at, period), e.kind == EventKind.STATE, e.agent_id.is_not(None)).subquery())
-    is_out = ordered.c.state == logged_out
-    was_out = func.coalesce(ordered.c.before, "") == logged_out
-    changes = (select(ordered.c.agent_id, ordered.c.state, ordered.c.before, ordered.c.at)
-               .where(or_(and_(is_out, ~was_out), and_(~is_out, or_(was_out, ordered.c.before.is_(None)))))
-               .order_by(ordered.c.agent_id, ordered.c.at))
+    is_wrap = o.kind == EventKind.WRAP_UP
+    change = and_(o.kind == EventKind.STATE, or_(o.before.is_(None), (o.state == logged_out) != (
+        func.coalesce(o.before, "") == logged_out)))
     start, end = period.start.timestamp(), period.end.timestamp()
-    since: dict[int, float | None] = {
-        agent_id: start for agent_id, (state, _) in (await _opening_states(s, period)).items()
-        if state != logged_out}
-    spans: list[tuple[float, float]] = []
-    for agent_id, state, _before, moment in (await s.execute(changes)).all():
-        agent_id, moment = int(agent_id), float(moment)
+    keys = (o.agent_id, o.kind, o.state, o.reason, case((is_wrap, o.bucket)), case((is_wrap, o.queue)),
+            case((is_wrap, o.category)), case((change, o.at)), case((change, o.before)))
+    query = (select(*keys, func.count(o.next_at), func.sum(func.coalesce(o.next_at, end) - o.at),
+                    func.sum(o.next_at - o.at))
+             .group_by(*keys))
+    spans: dict[int, dict[tuple[str, str | None], float]] = defaultdict(lambda: defaultdict(float))
+    changes: list[tuple[int, float, str, str | None]] = []
+    first: dict[int, float] = {}
+    for agent_id, kind, state, reason, b, queue, category, moment, prior, ended, lasted, measured in (
+            await s.execute(query)).all():
+        agent_id = int(agent_id)
+        if kind == EventKind.WRAP_UP:
+            if ended:
+                for f in slicer.slices(int(b), queue, category):
+                    f.wrap_ups += int(ended)
+                    f.wrap_up_s += float(measured or 0.0)
+            continue
+        if state:
+            spans[agent_id][state, reason] += float(lasted or 0.0)
+        if moment is not None:
+            changes.append((agent_id, float(moment), state, prior))
+            first[agent_id] = min(first.get(agent_id, end), float(moment))
+    opening = await _opening_states(s, period)
+    for agent_id, (state, reason) in opening.items():
+        until = first.get(agent_id, end)
+        if until > start:
+            spans[agent_id][state, reason] += until - start
+    for agent_id, by_state in spans.items():
+        a = agents.setdefault(agent_id, AgentFigures(agent_id))
+        for (state, reason), seconds in by_state.items():
+            a.state_s[state] = a.state_s.get(state, 0.0) + seconds
+            if state == AgentState.AWAY:
+                a.away_s[reason or "-"] = a.away_s.get(reason or "-", 0.0) + seconds
+    since: dict[int, float] = {agent_id: start for agent_id, (state, _) in opening.items() if state != logged_out}
+    logged_in: list[tuple[float, float]] = []
+    for agent_id, moment, state, _prior in sorted(changes):
         if state == logged_out:
             began = since.pop(agent_id, None)
             if began is not None:
-                spans.append((began, moment))
-        elif since.get(agent_id) is None:
+                logged_in.append((began, moment))
+        elif agent_id not in since:
             since[agent_id] = moment
-    spans += [(began, end) for began in since.values() if began is not None]
-    return spans
+    logged_in += [(began, end) for began in since.values()]
+    return logged_in
 
 
 async def _calls(s: Any, period: Period, slicer: _Slicer) -> tuple[CallTotals, dict[date, CallTotals],
                                                                      list[tuple[str, int]]]:
     opened, survey = aliased(CallEvent), aliased(CallEvent)
-    queued = exists().where(CallEvent.call_id == Call.id, CallEvent.fact == Fact.QUEUED)
+    queued = Call.queue.is_not(None)  # set by the call's first `queued` fact, never cleared
     bucket = half_hour(opened.at)
     score = survey.data["score"].as_integer()
     survey_queue = survey.data["queue"].as_string()
@@ -497,31 +490,37 @@ async def _calls(s: Any, period: Period, slicer: _Slicer) -> tuple[CallTotals, d
 
 
 async def _self_service(s: Any, period: Period) -> SelfService:
-    opened = (select(CallEvent.call_id)
-              .join(Call, Call.id == CallEvent.call_id)
-              .where(CallEvent.fact == Fact.OPENED, _in(CallEvent.at, period), Call.direction == Direction.INBOUND))
     st = IvrStep
+    queued = Call.queue.is_not(None)
+
+    def steps(*columns: Any) -> Any:
+        """The menu steps of the inbound calls opened in the period."""
+        return (select(*columns).select_from(CallEvent)
+                .join(Call, Call.id == CallEvent.call_id)
+                .join(st, st.call_id == CallEvent.call_id)
+                .where(CallEvent.fact == Fact.OPENED, _in(CallEvent.at, period), Call.direction == Direction.INBOUND))
+
     result = SelfService()
-    operations = (select(st.node, Call.self_service_done, func.count(func.distinct(st.call_id)))
-                  .join(Call, Call.id == st.call_id)
-                  .where(st.call_id.in_(opened), st.kind == "operation", st.detail != "identify")
+    operations = (steps(st.node, Call.self_service_done, func.count(func.distinct(st.call_id)))
+                  .where(st.kind == "operation", st.detail != "identify")
                   .group_by(st.node, Call.self_service_done))
     for node, contained, n in (await s.execute(operations)).all():
         op = result.operations.setdefault(node, Operation())
         op.calls += int(n)
         op.contained += int(n) if contained else 0
     result.operations = dict(sorted(result.operations.items(), key=lambda item: (-item[1].calls, item[0])))
-    checks = (select(st.detail, st.outcome, func.count())
-              .where(st.call_id.in_(opened), st.kind == "operation", st.detail.in_(("verify", "change_pin")))
-              .group_by(st.detail, st.outcome))
-    result.verification = {(op, outcome): int(n) for op, outcome, n in (await s.execute(checks)).all()}
-    queued = exists().where(CallEvent.call_id == st.call_id, CallEvent.fact == Fact.QUEUED)
-    exits = (select(st.node, st.detail, func.count())
-             .join(Call, Call.id == st.call_id)
-             .where(st.call_id.in_(opened), st.kind == "end", Call.self_service_done.is_(False), ~queued)
-             .group_by(st.node, st.detail))
-    rows = [((node, detail or "-"), int(n)) for node, detail, n in (await s.execute(exits)).all()]
-    result.exits = dict(sorted(rows, key=lambda item: (-item[1], item[0])))
+    checked = and_(st.kind == "operation", st.detail.in_(("verify", "change_pin")))
+    others = (steps(st.kind, st.node, st.detail, st.outcome, Call.self_service_done, queued, func.count())
+              .where(or_(checked, st.kind == "end"))
+              .group_by(st.kind, st.node, st.detail, st.outcome, Call.self_service_done, queued))
+    exits: dict[tuple[str, str], int] = defaultdict(int)
+    for kind, node, detail, outcome, contained, was_queued, n in (await s.execute(others)).all():
+        if kind == "operation":
+            result.verification[detail, outcome] = result.verification.get((detail, outcome), 0) + int(n)
+        elif not contained and not was_queued:
+            exits[node, detail or "-"] += int(n)
+    result.verification = dict(sorted(result.verification.items()))
+    result.exits = dict(sorted(exits.items(), key=lambda item: (-item[1], item[0])))
     return result
 
 
