@@ -19,6 +19,7 @@ Modules:
 - journal   ordered write-behind of routing facts to the database
 - models    routing event log, callbacks, campaigns (tables)
 - campaigns create / approve / reject / preview / outcome / summary of outbound campaigns
-- stats     figures for any period, replayed from the event log
 - views     plain data for desktops and the supervisor (events, snapshot)
+
+Figures for any period are computed from the event log by the `reports` package.
 """

@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(run=cmd_user_add)
 
     _add_recordings_commands(commands)
+    _add_report_commands(commands)
     _add_optional_commands(commands)
     return parser
 
@@ -199,6 +200,20 @@ def _add_recordings_commands(commands: _Commands) -> None:
     remove.add_argument("--apply", action="store_true", help="delete them (audited); without it, a dry run")
     remove.set_defaults(run=purge)
     group.add("rekey", help="re-encrypt every recording not sealed with recordings.active_key").set_defaults(run=rekey)
+
+
+def _add_report_commands(commands: _Commands) -> None:
+    from reports import commands as report_commands
+
+    async def weekly(args: argparse.Namespace, settings: Settings) -> int:
+        return await report_commands.weekly(settings, args.week, args.format, args.out)
+
+    week = commands.group("report", "report_command", help="reports from the event logs").add(
+        "weekly", help="the figures of one ISO week (centre's time zone) as a CSV or XLSX file")
+    week.add_argument("--week", required=True, help="ISO week, e.g. 2026-W48")
+    week.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    week.add_argument("--out", type=Path, required=True, help="the file to write")
+    week.set_defaults(run=weekly)
 
 
 class _Commands:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = ("calls", "audit", "bank", "ivr", "acd", "recordings", "qa")
+DOMAIN = ("calls", "audit", "bank", "ivr", "acd", "recordings", "qa", "reports")
 ALLOWED_FROM_HOTLINE = ("hotline.db", "hotline.settings")
 WIRE_LIBRARIES = {"aiohttp", "aiohttp_jinja2", "jinja2", "twilio", "panoramisk", "multidict", "yarl"}
 
@@ -83,7 +83,7 @@ def test_the_call_record_tables_are_declared_in_the_call_record_package():
 
 
 CALL_RECORD_MODELS = {"Call", "CallLeg", "IvrStep", "Recording", "CallEvent"}
-PRODUCTION = ("hotline", "audit", "bank", "ivr", "acd", "recordings", "qa")
+PRODUCTION = ("hotline", "audit", "bank", "ivr", "acd", "recordings", "qa", "reports")
 
 
 def writes_of_the_call_record(path: Path) -> list[str]:
