@@ -41,6 +41,7 @@ class EndReason(StrEnum):
     CALLER_HANGUP = "caller-hangup"  # the caller hung up (in the menus, on hold)
     CALLBACK = "callback"  # the caller left their place in the queue for a callback
     VOICEMAIL = "voicemail"  # nobody could take the call: the caller left a message
+    PBX_LOST = "pbx_lost"  # the PBX's connection went away without saying the caller hung up
 
 
 # Reasons the record gives when it closes calls nobody else will.

@@ -34,12 +34,12 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 from acd import endpoints
 from acd.ports import Offer, Overflow, QueueStatus, WaitingCall
 from calls.exceptions import CallAlreadyOpened
+from calls.facts import EndReason
 from hotline.logs import mark_secret
 from hotline.telephony.asterisk.agi_channel import ALL_KEYS, CALLER, PBX_LOST, AgiChannel
 from hotline.telephony.asterisk.agi_protocol import AgiCommandError, AgiHangup, AgiProtocolError
@@ -62,12 +62,6 @@ DIALSTATUS_REASONS = {
     "INVALIDARGS": "unavailable",
 }
 
-
-class HangupReason(StrEnum):
-    """How a session ended when the channel went away (the call record's end reason)."""
-
-    CALLER = "caller-hangup"
-    PBX_LOST = "pbx_lost"
 
 SUPPORTED_LANGUAGES = {"zh": "zh-CN", "zh_cn": "zh-CN", "zh-cn": "zh-CN", "en_us": "en-US", "en-us": "en-US"}
 SERVICE_ERROR = "service_error"
@@ -216,7 +210,7 @@ class AgiCallSession:
 
     async def run(self, on_started: Callable[[AgiCallSession], Awaitable[None]] | None = None) -> None:
         """Drive the call to its end. Never raises except CancelledError (re-raised after cleanup)."""
-        reason = "completed"
+        reason: str = EndReason.COMPLETED
         try:
             await self.chan.answer()
             turn = await self.ivr.start_call(CONNECTOR, self.chan.request.uniqueid, self._call_started())
@@ -235,7 +229,7 @@ class AgiCallSession:
                 except TurnFailed:
                     failures += 1
                     actions = self._ask_again(failures)
-            reason = self.end_reason or "completed"
+            reason = self.end_reason or EndReason.COMPLETED
         except CallAlreadyOpened:
             reason = "duplicate"
             log.warning("agi: Uniqueid %s belongs to a call already started; hanging up", self.chan.request.uniqueid)
@@ -244,10 +238,10 @@ class AgiCallSession:
             log.error("agi: call %s: turn failed; hanging up", self.call_id or self.chan.request.uniqueid)
         except AgiHangup as gone:
             reason = _hangup_reason(gone.reason)
-            if reason == HangupReason.PBX_LOST:
+            if reason == EndReason.PBX_LOST:
                 log.warning("agi: call %s: the PBX went away mid-call (no hang-up came)",
                             self.call_id or self.chan.request.uniqueid)
-            elif reason == HangupReason.CALLER:
+            elif reason == EndReason.CALLER_HANGUP:
                 log.info("agi: call %s: the caller hung up", self.call_id or self.chan.request.uniqueid)
             else:
                 log.info("agi: call %s ended by %s", self.call_id or self.chan.request.uniqueid, gone.reason)
@@ -446,7 +440,7 @@ class AgiCallSession:
         slice_ms = max(1, int(opts.hold_slice_s * 1000))
         slices_per_announcement = max(1, round(opts.announce_every_s / opts.hold_slice_s))
         callback_offered = await self._announce(status)
-        if self.end_reason == "callback":
+        if self.end_reason == EndReason.CALLBACK:
             return
         await self.chan.set_music(True, opts.music_class)
         slices = 0
@@ -471,7 +465,7 @@ class AgiCallSession:
                 slices = 0
                 await self.chan.set_music(False)
                 callback_offered = await self._announce(acd.queue_status(call_id)) or callback_offered
-                if self.end_reason == "callback":
+                if self.end_reason == EndReason.CALLBACK:
                     return
                 await self.chan.set_music(True, opts.music_class)
 
@@ -505,7 +499,7 @@ class AgiCallSession:
         confirmed = self._prompt(self.options.prompt_callback_confirmed, self.ivr.language(call_id))
         if confirmed is not None:
             await self._play((confirmed,), interruptible=False)
-        self.end_reason = "callback"
+        self.end_reason = EndReason.CALLBACK
 
     async def _ring(self, offer: Offer) -> bool:
         """Ring the agent. True when the agent answered (the conversation is over when Dial returns)."""
@@ -531,9 +525,9 @@ class AgiCallSession:
         status = await self.chan.get_variable("DIALSTATUS") or ""
         if status == "ANSWER" or self.agent_answered.is_set():
             await self.report_answered()
-            await self._record_leg_end(call_id, "completed")
+            await self._record_leg_end(call_id, EndReason.COMPLETED)
             self._in_acd = True  # call_ended at the finish puts the agent into wrap-up
-            self.end_reason = "completed"
+            self.end_reason = EndReason.COMPLETED
             if status == "ANSWER" and not self.chan.hung_up:  # the agent hung up first
                 await self._after_agent(offer)
             return True
@@ -561,7 +555,7 @@ class AgiCallSession:
             return
         # The conversation is over: the agent goes into wrap-up now, not when the caller has rated.
         self._in_acd = False
-        await self._quiet(acd.call_ended(call_id, "completed"))
+        await self._quiet(acd.call_ended(call_id, EndReason.COMPLETED))
         try:
             await self._run_survey(call_id, offer.agent_id, queue)
         except AgiHangup:  # leaving without rating is the caller's right; the call was completed
@@ -629,9 +623,9 @@ class AgiCallSession:
             await self._wait_for_agent(status)
         elif overflow.kind == "voicemail":
             self._in_acd = False
-            await acd.call_ended(call_id, "voicemail")
+            await acd.call_ended(call_id, EndReason.VOICEMAIL)
             await self.chan.exec("VoiceMail", f"{overflow.target},u")
-            self.end_reason = "voicemail"
+            self.end_reason = EndReason.VOICEMAIL
         else:  # callback
             key = await self._play(
                 tuple(p for p in [self._prompt(self.options.prompt_callback_offer, self.ivr.language(call_id))] if p),
@@ -645,9 +639,9 @@ class AgiCallSession:
 
 def _hangup_reason(reason: str) -> str:
     if reason in (CALLER, "closed"):
-        return HangupReason.CALLER
+        return EndReason.CALLER_HANGUP
     if reason == PBX_LOST:
-        return HangupReason.PBX_LOST
+        return EndReason.PBX_LOST
     return reason
 
 
