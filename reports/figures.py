@@ -46,7 +46,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import String, and_, case, cast, func, literal, or_, select
@@ -315,7 +315,9 @@ async def _queue_outcomes(s: Any, config: AcdConfig, period: Period, slicer: _Sl
     threshold = case({name: q.service_level_s for name, q in config.queues.items()}, value=e.queue,
                      else_=literal(20.0)) if config.queues else literal(20.0)
     bucket = half_hour(e.at)
-    overflow_kind = case((e.kind == EventKind.OVERFLOWED, e.detail["kind"].as_string()))
+    # expressions with bound values are grouped by their label: PostgreSQL would take the same
+    # expression with other parameter numbers in GROUP BY for a different one
+    overflow_kind = case((e.kind == EventKind.OVERFLOWED, e.detail["kind"].as_string())).label("overflow_kind")
     kinds = (EventKind.ENQUEUED, EventKind.ANSWERED, EventKind.ABANDONED, EventKind.OVERFLOWED,
              EventKind.CALLBACK_REQUESTED, EventKind.ENDED, EventKind.TRANSFERRED, *_CALLBACK_KINDS)
     query = (select(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind, func.count(),
@@ -323,7 +325,7 @@ async def _queue_outcomes(s: Any, config: AcdConfig, period: Period, slicer: _Sl
                     func.sum(case((e.wait_s <= threshold, 1), else_=0)),
                     func.sum(case((e.wait_s <= SHORT_ABANDON_S, 1), else_=0)))
              .where(_in(e.at, period), e.kind.in_(kinds), ~_outbound(e))
-             .group_by(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind))
+             .group_by(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind.name))
     for b, kind, queue, category, reason, okind, n, wait, talk, in_sl, short in (await s.execute(query)).all():
         n, b = int(n), int(b)
         if kind == EventKind.ENQUEUED:
@@ -377,11 +379,11 @@ async def _agents(s: Any, period: Period) -> dict[int, AgentFigures]:
     """Offers, answers, misses and talk per agent."""
     e = RoutingEvent
     agents: dict[int, AgentFigures] = {}
-    outbound = _outbound(e)
+    outbound = _outbound(e).label("outbound")
     kinds = (EventKind.OFFERED, EventKind.ANSWERED, EventKind.MISSED, EventKind.ENDED)
     query = (select(e.agent_id, e.kind, outbound, func.count(), func.sum(e.talk_s))
              .where(_in(e.at, period), e.kind.in_(kinds), e.agent_id.is_not(None))
-             .group_by(e.agent_id, e.kind, outbound))
+             .group_by(e.agent_id, e.kind, outbound.name))
     for agent_id, kind, is_outbound, n, talk in (await s.execute(query)).all():
         a, n = agents.setdefault(int(agent_id), AgentFigures(int(agent_id))), int(n)
         if kind == EventKind.OFFERED:
@@ -489,13 +491,14 @@ async def _calls(s: Any, period: Period, slicer: _Slicer) -> tuple[CallTotals, d
     queued = Call.queue.is_not(None)  # set by the call's first `queued` fact, never cleared
     bucket = half_hour(Call.started_at)
     score = survey.data["score"].as_integer()
-    survey_queue = survey.data["queue"].as_string()
+    survey_queue = survey.data["queue"].as_string().label("survey_queue")
     query = (select(bucket, Call.business_category, Call.wrapup_code, Call.self_service_done, queued, survey_queue,
                     func.count(), func.count(score), func.sum(score))
              .select_from(Call)
              .outerjoin(survey, and_(survey.call_id == Call.id, survey.fact == Fact.SURVEY_ANSWERED))
              .where(_in(Call.started_at, period), Call.direction == Direction.INBOUND)
-             .group_by(bucket, Call.business_category, Call.wrapup_code, Call.self_service_done, queued, survey_queue))
+             .group_by(bucket, Call.business_category, Call.wrapup_code, Call.self_service_done, queued,
+                       survey_queue.name))
     totals = CallTotals()
     by_day: dict[date, CallTotals] = defaultdict(CallTotals)
     topics: dict[str, int] = defaultdict(int)
@@ -570,12 +573,3 @@ def _staffing(config: AcdConfig, period: Period, slicer: _Slicer, arrivals: dict
         slots.append(StaffingSlot(start=slicer.local(bucket), queue=queue, arrivals=count, avg_handle_s=handle,
                                   needed=needed, logged_in=logged.get(bucket, 0.0) / HALF_HOUR_S))
     return slots
-
-
-def half_hours(period: Period) -> list[datetime]:
-    """Every local half hour of the period (for tables that show empty slots too)."""
-    out, moment = [], period.start
-    while moment < period.end:
-        out.append(moment.astimezone(period.zone))
-        moment += timedelta(seconds=HALF_HOUR_S)
-    return out
