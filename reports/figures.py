@@ -22,7 +22,8 @@ Definitions (docs/reports.md says the same for the people who read the report):
     average wrap-up (平均话后处理时长): from an agent's wrap-up to their next state, measured (not the
     configured time); a wrap-up still running at the end of the period is left out.
   - transfers (转接): talking calls queued again.
-- Calls (来电) are the inbound calls opened in the period, self-service and agent calls alike:
+- Calls (来电) are the inbound calls opened in the period (`calls.started_at`, the instant of the
+  call's `opened` fact), self-service and agent calls alike:
   self-service only (never queued), contained (自助完成: an operation done and never queued, the
   IVR's `self_service_done`), to an agent (queued at least once). Survey averages and the inquiry
   ranking are of these calls.
@@ -42,12 +43,14 @@ Definitions (docs/reports.md says the same for the people who read the report):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -253,6 +256,12 @@ class _Slicer:
                 self.by_queue[queue or "-"], self.by_category[category or "other"])
 
 
+def _outbound(e: type[RoutingEvent]) -> ColumnElement[bool]:
+    """Events of callback and campaign legs: their detail names a purpose (acd.records.CallEntry.purpose).
+    A text match: parsing every event's JSON costs twice as much as the rest of the query."""
+    return cast(e.detail, String).like('%"purpose":%')
+
+
 def _in(column: Any, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
@@ -263,7 +272,7 @@ async def compute(db: Database, config: AcdConfig, period: Period, *,
     slicer = _Slicer(period)
     arrivals: dict[tuple[int, str], int] = defaultdict(int)
     callbacks = Callbacks()
-    async with db.session() as s:
+    async with _reading(db) as s:
         await _queue_outcomes(s, config, period, slicer, arrivals, callbacks)
         agents = await _agents(s, period)
         logins = await _agent_states(s, period, slicer, agents)
@@ -279,6 +288,23 @@ async def compute(db: Database, config: AcdConfig, period: Period, *,
                   self_service=self_service, callbacks=callbacks, topics=topics, staffing=staffing)
 
 
+@asynccontextmanager
+async def _reading(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection that only reads. The app's SQLite sessions begin IMMEDIATE (they take the write
+    lock so that concurrent writers queue); a report holding it for seconds would stall every call,
+    so on SQLite it reads through an engine of its own, which takes no lock in WAL mode."""
+    if not db.is_sqlite:
+        async with db.engine.connect() as conn:
+            yield conn
+        return
+    engine = create_async_engine(db.url)
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
 _CALLBACK_KINDS = (EventKind.CALLBACK_SCHEDULED, EventKind.CALLBACK_DONE, EventKind.CALLBACK_FAILED,
                    EventKind.CALLBACK_ATTEMPT)
 
@@ -289,16 +315,17 @@ async def _queue_outcomes(s: Any, config: AcdConfig, period: Period, slicer: _Sl
     threshold = case({name: q.service_level_s for name, q in config.queues.items()}, value=e.queue,
                      else_=literal(20.0)) if config.queues else literal(20.0)
     bucket = half_hour(e.at)
-    purpose = e.detail["purpose"].as_string()
-    overflow_kind = case((e.kind == EventKind.OVERFLOWED, e.detail["kind"].as_string()))
+    # expressions with bound values are grouped by their label: PostgreSQL would take the same
+    # expression with other parameter numbers in GROUP BY for a different one
+    overflow_kind = case((e.kind == EventKind.OVERFLOWED, e.detail["kind"].as_string())).label("overflow_kind")
     kinds = (EventKind.ENQUEUED, EventKind.ANSWERED, EventKind.ABANDONED, EventKind.OVERFLOWED,
              EventKind.CALLBACK_REQUESTED, EventKind.ENDED, EventKind.TRANSFERRED, *_CALLBACK_KINDS)
     query = (select(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind, func.count(),
                     func.sum(e.wait_s), func.sum(e.talk_s),
                     func.sum(case((e.wait_s <= threshold, 1), else_=0)),
                     func.sum(case((e.wait_s <= SHORT_ABANDON_S, 1), else_=0)))
-             .where(_in(e.at, period), e.kind.in_(kinds), purpose.is_(None))
-             .group_by(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind))
+             .where(_in(e.at, period), e.kind.in_(kinds), ~_outbound(e))
+             .group_by(bucket, e.kind, e.queue, e.category, e.reason, overflow_kind.name))
     for b, kind, queue, category, reason, okind, n, wait, talk, in_sl, short in (await s.execute(query)).all():
         n, b = int(n), int(b)
         if kind == EventKind.ENQUEUED:
@@ -352,11 +379,11 @@ async def _agents(s: Any, period: Period) -> dict[int, AgentFigures]:
     """Offers, answers, misses and talk per agent."""
     e = RoutingEvent
     agents: dict[int, AgentFigures] = {}
-    outbound = e.detail["purpose"].as_string().is_not(None)
+    outbound = _outbound(e).label("outbound")
     kinds = (EventKind.OFFERED, EventKind.ANSWERED, EventKind.MISSED, EventKind.ENDED)
     query = (select(e.agent_id, e.kind, outbound, func.count(), func.sum(e.talk_s))
              .where(_in(e.at, period), e.kind.in_(kinds), e.agent_id.is_not(None))
-             .group_by(e.agent_id, e.kind, outbound))
+             .group_by(e.agent_id, e.kind, outbound.name))
     for agent_id, kind, is_outbound, n, talk in (await s.execute(query)).all():
         a, n = agents.setdefault(int(agent_id), AgentFigures(int(agent_id))), int(n)
         if kind == EventKind.OFFERED:
@@ -384,90 +411,94 @@ async def _agent_states(s: Any, period: Period, slicer: _Slicer,
                         agents: dict[int, AgentFigures]) -> list[tuple[float, float]]:
     """Time in each state, measured wrap-ups and logged-in spans, in one pass over agents' state changes.
 
-    Each agent's state events and wrap-up events, in the order written (the wrap-up event follows its
-    wrap_up state at once): a state lasts until the agent's next state (the wrap-up event skipped), the
-    last one until the period's end; a wrap-up event is measured to the next state. Changes between
-    logged out and logged in (and each agent's first change) come back one by one for the spans.
-    Returns the logged-in spans as (start, end) epoch seconds.
+    Each agent's state events and wrap-up events come in the order written (the wrap-up event follows
+    its wrap_up state at once): a state lasts until the agent's next state, the last one until the
+    period's end; a wrap-up is measured to the next state. (One ordered read folded here: SQLite's
+    window functions cost several times more than the read.) Returns the logged-in spans as
+    (start, end) epoch seconds.
     """
     e = RoutingEvent
-    at = epoch(e.at)
-    order: dict[str, Any] = {"partition_by": e.agent_id, "order_by": e.id}
-    lead_kind = func.lead(e.kind).over(**order)
-    next_at = case((and_(e.kind == EventKind.STATE, lead_kind == EventKind.WRAP_UP), func.lead(at, 2).over(**order)),
-                   else_=func.lead(at).over(**order))
-    before = case((func.lag(e.kind).over(**order) == EventKind.WRAP_UP, func.lag(e.state, 2).over(**order)),
-                  else_=func.lag(e.state).over(**order))
-    rows = (select(e.agent_id, e.kind, e.state, e.reason, e.queue, e.category, half_hour(e.at).label("bucket"),
-                   at.label("at"), next_at.label("next_at"), before.label("before"))
-            .where(_in(e.at, period), e.kind.in_((EventKind.STATE, EventKind.WRAP_UP)), e.agent_id.is_not(None))
-            .subquery())
-    o = rows.c
-    logged_out = AgentState.LOGGED_OUT.value
-    is_wrap = o.kind == EventKind.WRAP_UP
-    change = and_(o.kind == EventKind.STATE, or_(o.before.is_(None), (o.state == logged_out) != (
-        func.coalesce(o.before, "") == logged_out)))
+    is_wrap = e.kind == EventKind.WRAP_UP
+    query = (select(e.agent_id, e.kind, e.state, e.reason, case((is_wrap, e.queue)), case((is_wrap, e.category)),
+                    epoch(e.at))
+             .where(_in(e.at, period), e.kind.in_((EventKind.STATE, EventKind.WRAP_UP)), e.agent_id.is_not(None))
+             .order_by(e.agent_id, e.id))
     start, end = period.start.timestamp(), period.end.timestamp()
-    keys = (o.agent_id, o.kind, o.state, o.reason, case((is_wrap, o.bucket)), case((is_wrap, o.queue)),
-            case((is_wrap, o.category)), case((change, o.at)), case((change, o.before)))
-    query = (select(*keys, func.count(o.next_at), func.sum(func.coalesce(o.next_at, end) - o.at),
-                    func.sum(o.next_at - o.at))
-             .group_by(*keys))
-    spans: dict[int, dict[tuple[str, str | None], float]] = defaultdict(lambda: defaultdict(float))
-    changes: list[tuple[int, float, str, str | None]] = []
-    first: dict[int, float] = {}
-    for agent_id, kind, state, reason, b, queue, category, moment, prior, ended, lasted, measured in (
-            await s.execute(query)).all():
-        agent_id = int(agent_id)
-        if kind == EventKind.WRAP_UP:
-            if ended:
-                for f in slicer.slices(int(b), queue, category):
-                    f.wrap_ups += int(ended)
-                    f.wrap_up_s += float(measured or 0.0)
-            continue
-        if state:
-            spans[agent_id][state, reason] += float(lasted or 0.0)
-        if moment is not None:
-            changes.append((agent_id, float(moment), state, prior))
-            first[agent_id] = min(first.get(agent_id, end), float(moment))
     opening = await _opening_states(s, period)
-    for agent_id, (state, reason) in opening.items():
-        until = first.get(agent_id, end)
-        if until > start:
-            spans[agent_id][state, reason] += until - start
-    for agent_id, by_state in spans.items():
-        a = agents.setdefault(agent_id, AgentFigures(agent_id))
-        for (state, reason), seconds in by_state.items():
-            a.state_s[state] = a.state_s.get(state, 0.0) + seconds
-            if state == AgentState.AWAY:
-                a.away_s[reason or "-"] = a.away_s.get(reason or "-", 0.0) + seconds
-    since: dict[int, float] = {agent_id: start for agent_id, (state, _) in opening.items() if state != logged_out}
+    logged_out = AgentState.LOGGED_OUT.value
     logged_in: list[tuple[float, float]] = []
-    for agent_id, moment, state, _prior in sorted(changes):
-        if state == logged_out:
-            began = since.pop(agent_id, None)
-            if began is not None:
-                logged_in.append((began, moment))
-        elif agent_id not in since:
-            since[agent_id] = moment
-    logged_in += [(began, end) for began in since.values()]
+    wraps: dict[tuple[int, str | None, str | None], list[float]] = {}
+
+    def fold(agent_id: int, rows: list[tuple[str, str | None, str | None, str | None, str | None, float]]) -> None:
+        spent: dict[tuple[str, str | None], float] = defaultdict(float)
+        state, reason = opening.get(agent_id, (None, None))
+        since = start
+        began: float | None = start if state is not None and state != logged_out else None
+        wrap: tuple[float, str | None, str | None] | None = None
+        for kind, new_state, new_reason, queue, category, moment in rows:
+            if kind == EventKind.WRAP_UP:
+                wrap = (moment, queue, category)
+                continue
+            if wrap is not None:
+                measured = wraps.setdefault((int((wrap[0] + 0.001) // HALF_HOUR_S), wrap[1], wrap[2]), [0, 0.0])
+                measured[0] += 1
+                measured[1] += moment - wrap[0]
+                wrap = None
+            if state is not None:
+                spent[state, reason] += moment - since
+            if new_state == logged_out:
+                if began is not None:
+                    logged_in.append((began, moment))
+                began = None
+            elif began is None:
+                began = moment
+            state, reason, since = new_state, new_reason, moment
+        if state is not None:
+            spent[state, reason] += end - since
+        if began is not None:
+            logged_in.append((began, end))
+        a = agents.setdefault(agent_id, AgentFigures(agent_id))
+        for (name, why), seconds in spent.items():
+            a.state_s[name] = a.state_s.get(name, 0.0) + seconds
+            if name == AgentState.AWAY:
+                a.away_s[why or "-"] = a.away_s.get(why or "-", 0.0) + seconds
+
+    current: int | None = None
+    rows: list[tuple[str, str | None, str | None, str | None, str | None, float]] = []
+    seen: set[int] = set()
+    for agent_id, kind, state, reason, queue, category, moment in (await s.execute(query)).all():
+        if agent_id != current:
+            if current is not None:
+                fold(current, rows)
+                seen.add(current)
+            current, rows = agent_id, []
+        rows.append((kind, state, reason, queue, category, float(moment)))
+    if current is not None:
+        fold(current, rows)
+        seen.add(current)
+    for agent_id in opening.keys() - seen:  # no change all period long
+        fold(agent_id, [])
+    for (b, queue, category), (n, seconds) in wraps.items():
+        for f in slicer.slices(b, queue, category):
+            f.wrap_ups += int(n)
+            f.wrap_up_s += seconds
     return logged_in
 
 
 async def _calls(s: Any, period: Period, slicer: _Slicer) -> tuple[CallTotals, dict[date, CallTotals],
                                                                      list[tuple[str, int]]]:
-    opened, survey = aliased(CallEvent), aliased(CallEvent)
+    survey = aliased(CallEvent)
     queued = Call.queue.is_not(None)  # set by the call's first `queued` fact, never cleared
-    bucket = half_hour(opened.at)
+    bucket = half_hour(Call.started_at)
     score = survey.data["score"].as_integer()
-    survey_queue = survey.data["queue"].as_string()
+    survey_queue = survey.data["queue"].as_string().label("survey_queue")
     query = (select(bucket, Call.business_category, Call.wrapup_code, Call.self_service_done, queued, survey_queue,
                     func.count(), func.count(score), func.sum(score))
-             .select_from(opened)
-             .join(Call, Call.id == opened.call_id)
-             .outerjoin(survey, and_(survey.call_id == opened.call_id, survey.fact == Fact.SURVEY_ANSWERED))
-             .where(opened.fact == Fact.OPENED, _in(opened.at, period), Call.direction == Direction.INBOUND)
-             .group_by(bucket, Call.business_category, Call.wrapup_code, Call.self_service_done, queued, survey_queue))
+             .select_from(Call)
+             .outerjoin(survey, and_(survey.call_id == Call.id, survey.fact == Fact.SURVEY_ANSWERED))
+             .where(_in(Call.started_at, period), Call.direction == Direction.INBOUND)
+             .group_by(bucket, Call.business_category, Call.wrapup_code, Call.self_service_done, queued,
+                       survey_queue.name))
     totals = CallTotals()
     by_day: dict[date, CallTotals] = defaultdict(CallTotals)
     topics: dict[str, int] = defaultdict(int)
@@ -495,10 +526,9 @@ async def _self_service(s: Any, period: Period) -> SelfService:
 
     def steps(*columns: Any) -> Any:
         """The menu steps of the inbound calls opened in the period."""
-        return (select(*columns).select_from(CallEvent)
-                .join(Call, Call.id == CallEvent.call_id)
-                .join(st, st.call_id == CallEvent.call_id)
-                .where(CallEvent.fact == Fact.OPENED, _in(CallEvent.at, period), Call.direction == Direction.INBOUND))
+        return (select(*columns).select_from(Call)
+                .join(st, st.call_id == Call.id)
+                .where(_in(Call.started_at, period), Call.direction == Direction.INBOUND))
 
     result = SelfService()
     operations = (steps(st.node, Call.self_service_done, func.count(func.distinct(st.call_id)))
@@ -543,12 +573,3 @@ def _staffing(config: AcdConfig, period: Period, slicer: _Slicer, arrivals: dict
         slots.append(StaffingSlot(start=slicer.local(bucket), queue=queue, arrivals=count, avg_handle_s=handle,
                                   needed=needed, logged_in=logged.get(bucket, 0.0) / HALF_HOUR_S))
     return slots
-
-
-def half_hours(period: Period) -> list[datetime]:
-    """Every local half hour of the period (for tables that show empty slots too)."""
-    out, moment = [], period.start
-    while moment < period.end:
-        out.append(moment.astimezone(period.zone))
-        moment += timedelta(seconds=HALF_HOUR_S)
-    return out

@@ -3,14 +3,17 @@ week counted here by hand (plain loops over what the generator says happened, no
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from acd.clock import ManualClock
 from acd.config import AcdConfig
+from acd.models import RoutingEvent
 from acd.service import Acd
 from hotline.db import Database
 from hotline.settings import Settings
@@ -285,3 +288,14 @@ async def test_figures_of_the_real_acds_event_log(acd: Acd, clock: ManualClock, 
         assert observed(replay.total) == observed(week.total)
     finally:
         await again.stop()
+
+
+async def test_a_report_reading_does_not_hold_up_the_calls_writes(db: Database):
+    """The app's SQLite sessions take the write lock as they begin; a report's read must not, or every
+    call would wait for the report to finish."""
+    async with figures._reading(db) as conn:
+        await conn.execute(select(func.count()).select_from(RoutingEvent))
+        async with asyncio.timeout(3):  # far below the 10 s busy timeout a held lock would cost
+            async with db.session() as s:
+                s.add(RoutingEvent(at=START, kind="state", agent_id=1, state="available", detail={}))
+        assert (await conn.execute(select(func.count()).select_from(RoutingEvent))).scalar_one() == 1
