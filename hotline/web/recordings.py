@@ -3,8 +3,8 @@ recording once it is ready, playback by HTTP byte range (every play and download
 pages: search, one recording's call, and the admins' list of quarantined ingests.
 
 Who may listen: qa, supervisor and admin; an agent only to the recordings of their own calls, and
-only when recordings.agents_hear_own_calls is on. Times are stored in UTC and shown in Asia/Shanghai;
-the JSON API gives them with their offset (+08:00)."""
+only when recordings.agents_hear_own_calls is on. Times are stored in UTC and shown in the centre's
+zone (the ACD's, Asia/Shanghai by default); the JSON API gives them with their offset (+08:00)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import ColumnElement, event, func, select
@@ -32,9 +31,10 @@ from hotline.settings import RecordingsSettings
 from hotline.web.access import requires
 from hotline.web.api import page_args
 from hotline.web.bodies import read_form
+from hotline.web.i18n import local_text
 from hotline.web.keys import DB, RECORD, SETTINGS
 from hotline.web.middleware import current_user
-from hotline.web.render import render
+from hotline.web.render import centre_zone, render
 from hotline.web.sessions import SessionUser
 from qa.models import SurveyResponse
 from recordings import ingest
@@ -51,7 +51,6 @@ from recordings.storage import store_from_settings
 
 log = logging.getLogger(__name__)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LISTENERS = ("qa", "supervisor", "admin")
 PER_PAGE = 20
 PLAY_AUDIT_WINDOW_S = 60.0  # one "play" per user and recording in this window: a player asks for many ranges
@@ -368,9 +367,9 @@ def search_args(request: web.Request) -> Search:
     return search
 
 
-def shanghai_midnight(day: date) -> datetime:
-    """The start of a Shanghai day, in UTC (as stored)."""
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI).astimezone(UTC)
+def midnight(day: date, zone: tzinfo) -> datetime:
+    """The start of a day in the centre's zone, in UTC (as stored)."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def mask_number(number: str | None) -> str:
@@ -396,7 +395,7 @@ def _customer_filter(text: str) -> ColumnElement[bool]:
         "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", escape="\\")
 
 
-def _search_query(search: Search, user: SessionUser) -> Any:
+def _search_query(search: Search, user: SessionUser, zone: tzinfo) -> Any:
     agent = _agent_of()
     duration = func.coalesce(ArchivedFile.duration_ms, Recording.duration_ms)
     query = (select(Recording, Call, ArchivedFile, IngestJob, Agent.name, Customer, SurveyResponse.score)
@@ -411,9 +410,9 @@ def _search_query(search: Search, user: SessionUser) -> Any:
     if user.role == "agent":
         query = query.where(agent == user.agent_id)
     if search.start:
-        query = query.where(Call.started_at >= shanghai_midnight(search.start))
+        query = query.where(Call.started_at >= midnight(search.start, zone))
     if search.end:
-        query = query.where(Call.started_at < shanghai_midnight(search.end + timedelta(days=1)))
+        query = query.where(Call.started_at < midnight(search.end + timedelta(days=1), zone))
     if search.agent_id:
         query = query.where(agent == search.agent_id)
     if search.queue:
@@ -431,14 +430,9 @@ def _search_query(search: Search, user: SessionUser) -> Any:
     return query
 
 
-def local_time(moment: datetime | None) -> str:
-    """For pages: the wall clock in Shanghai."""
-    return aware(moment).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
-
-
-def api_time(moment: datetime | None) -> str | None:
-    """For the API: Shanghai time with its offset, 2026-12-02T09:30:00+08:00."""
-    return aware(moment).astimezone(SHANGHAI).isoformat() if moment else None
+def api_time(moment: datetime | None, zone: tzinfo) -> str | None:
+    """For the API: the centre's time with its offset, 2026-12-02T09:30:00+08:00."""
+    return aware(moment).astimezone(zone).isoformat() if moment else None
 
 
 def archive_state(archived: ArchivedFile | None, job: IngestJob | None) -> str:
@@ -455,11 +449,11 @@ STATE_LABELS = {"archived": "已归档 archived", "archiving": "归档中 archiv
                 "purged": "已清除 purged", "not_queued": "未归档 not queued"}
 
 
-def _row_json(row: Any) -> dict[str, Any]:
+def _row_json(row: Any, zone: tzinfo) -> dict[str, Any]:
     recording, call, archived, job, agent_name, customer, score = row
     duration_ms = archived.duration_ms if archived is not None else recording.duration_ms
-    return {"id": recording.id, "call_id": call.id, "channel": call.channel, "started_at": api_time(call.started_at),
-            "started_local": local_time(call.started_at), "agent": agent_name, "queue": call.queue,
+    return {"id": recording.id, "call_id": call.id, "channel": call.channel, "started_at": api_time(call.started_at, zone),
+            "started_local": local_text(call.started_at, zone), "agent": agent_name, "queue": call.queue,
             "category": call.business_category, "customer": customer.name if customer else None,
             "customer_en": customer.name_en if customer else None, "number": mask_number(call.caller_number),
             "duration_s": round(duration_ms / 1000) if duration_ms is not None else None, "survey_score": score,
@@ -468,12 +462,13 @@ def _row_json(row: Any) -> dict[str, Any]:
 
 async def search_results(request: web.Request, search: Search, page: int, per_page: int) -> dict[str, Any]:
     user = current_user(request)
-    query = _search_query(search, user)
+    zone = centre_zone(request)
+    query = _search_query(search, user, zone)
     async with request.app[DB].session() as s:
         total = await s.scalar(query.with_only_columns(func.count(Recording.id)).order_by(None))
         rows = (await s.execute(query.order_by(Call.started_at.desc(), Recording.id.desc())
                                 .offset((page - 1) * per_page).limit(per_page))).all()
-    return {"items": [_row_json(row) for row in rows], "page": page, "per_page": per_page, "total": total or 0}
+    return {"items": [_row_json(row, zone) for row in rows], "page": page, "per_page": per_page, "total": total or 0}
 
 
 async def _choices(request: web.Request) -> dict[str, Any]:
@@ -517,9 +512,9 @@ def clock(ms: int) -> str:
 
 
 async def recording_detail(request: web.Request, recording_id: int) -> dict[str, Any]:
-    db = request.app[DB]
+    db, zone = request.app[DB], centre_zone(request)
     async with db.session() as s:
-        row = (await s.execute(_search_query(Search(), current_user(request))
+        row = (await s.execute(_search_query(Search(), current_user(request), zone)
                                .where(Recording.id == recording_id))).first()
         if row is None:
             raise web.HTTPNotFound(text=f"录音 {recording_id} 不存在 no recording {recording_id}")
@@ -529,32 +524,32 @@ async def recording_detail(request: web.Request, recording_id: int) -> dict[str,
                                       .order_by(CallEvent.at, CallEvent.id)))
         accesses = list(await s.scalars(select(AuditLog).where(AuditLog.target == f"recording:{recording_id}")
                                         .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(200)))
-    summary = _row_json(row)
+    summary = _row_json(row, zone)
     spans = archived.secure_spans if archived is not None else []
     return {
         **summary,
         "external_id": recording.external_id,
         "caller_number": summary["number"],
         "call": {"direction": call.direction, "status": call.status, "end_reason": call.end_reason,
-                 "answered_at": api_time(call.answered_at), "ended_at": api_time(call.ended_at),
+                 "answered_at": api_time(call.answered_at, zone), "ended_at": api_time(call.ended_at, zone),
                  "duration_s": call.duration_s, "verified": call.verified, "language": call.language,
                  "wrapup_code": call.wrapup_code},
         "file": None if archived is None else {
             "format": archived.format, "codec": archived.codec, "channels": archived.channels,
             "bitrate_kbps": archived.bitrate_kbps, "size_bytes": archived.size_bytes, "sha256": archived.sha256,
-            "key_id": archived.key_id, "archived_at": api_time(archived.archived_at),
-            "verified_at": api_time(archived.verified_at), "retention_until": api_time(archived.retention_until),
+            "key_id": archived.key_id, "archived_at": api_time(archived.archived_at, zone),
+            "verified_at": api_time(archived.verified_at, zone), "retention_until": api_time(archived.retention_until, zone),
             "legal_hold": archived.legal_hold, "hold_reason": archived.hold_reason},
         "ingest": None if job is None else {"status": job.status, "attempts": job.attempts,
                                             "last_error": job.last_error},
         "secure_spans": [{"start_ms": a, "end_ms": b, "start": clock(a), "end": clock(b),
                           "why": "客户输入密码或卡号，此段已静音 the caller keyed a PIN or card number here; silenced"}
                          for a, b in spans],
-        "ivr_path": [{"seq": st.seq, "at": api_time(st.at), "at_local": local_time(st.at), "node": st.node,
+        "ivr_path": [{"seq": st.seq, "at": api_time(st.at, zone), "at_local": local_text(st.at, zone), "node": st.node,
                       "kind": st.kind, "detail": st.detail, "outcome": st.outcome} for st in steps],
-        "events": [{"fact": ev.fact, "key": ev.key, "at": api_time(ev.at), "at_local": local_time(ev.at),
+        "events": [{"fact": ev.fact, "key": ev.key, "at": api_time(ev.at, zone), "at_local": local_text(ev.at, zone),
                     "data": ev.data} for ev in events],
-        "accesses": [{"at": api_time(a.at), "at_local": local_time(a.at), "actor": a.actor,
+        "accesses": [{"at": api_time(a.at, zone), "at_local": local_text(a.at, zone), "actor": a.actor,
                       "action": a.action, "detail": a.detail} for a in accesses],
     }
 
@@ -579,7 +574,7 @@ async def recording_page(request: web.Request) -> web.Response:
 
 @requires("admin")
 async def admin_page(request: web.Request) -> web.Response:
-    runtime = request.app[RECORDINGS]
+    runtime, zone = request.app[RECORDINGS], centre_zone(request)
     async with request.app[DB].session() as s:
         jobs = await ingest.quarantined(s)
         orphans = await ingest.spool_orphans(s, runtime.spool)
@@ -588,7 +583,7 @@ async def admin_page(request: web.Request) -> web.Response:
     return render("recordings_admin.html", request, {
         "jobs": [{"recording_id": j.recording_id, "call_id": calls.get(j.recording_id, ""), "kind": j.source_kind,
                   "ref": j.source_ref, "attempts": j.attempts, "reason": j.last_error,
-                  "at": local_time(j.finished_at)} for j in jobs],
+                  "at": local_text(j.finished_at, zone)} for j in jobs],
         "orphans": orphans, "notice": request.query.get("requeued", "")})
 
 
