@@ -98,9 +98,8 @@ class CallRecord:
     async def open_inbound(self, channel: str, external_id: str, *, caller: str, dialled: str,
                            language: str) -> str:
         """A caller rang in: the call and the caller's leg, answered now (the IVR answers at once).
-        CallAlreadyOpened: `external_id` is already recorded; nothing is written."""
-        if external_id and await self.find(channel, external_id) is not None:
-            raise CallAlreadyOpened(channel, external_id)
+        CallAlreadyOpened: `external_id` is already recorded (the unique index on (channel, external_id)
+        says so, no read first: this is every call's first write); nothing is written."""
         call_id, now = str(uuid.uuid4()), self._clock()
         write = Write(
             calls=[{"id": call_id, "channel": channel, "external_id": external_id or None,
@@ -112,7 +111,7 @@ class CallRecord:
             events=[_event(call_id, Fact.OPENED, external_id, now, channel=channel, direction=Direction.INBOUND)])
         try:
             await self._batch.write(write)
-        except IntegrityError as exc:  # the same id, opened at the same moment by another request or node
+        except IntegrityError as exc:  # the same id: replayed, or opened at once by another request or node
             raise CallAlreadyOpened(channel, external_id) from exc
         return call_id
 
@@ -327,7 +326,7 @@ class CallRecord:
         return await self._fact(call_id, Fact.ENDING, "", change)
 
     async def ivr_ended(self, call_id: str, steps: Sequence[dict[str, Any]], learnt: dict[str, Any],
-                        reason: str) -> bool:
+                        reason: str, *, by: str) -> bool:
         """The call ended in the menus: its last steps, what the IVR learnt and the close, at once."""
         async def first(s: AsyncSession, call: Call) -> None:
             if steps:
@@ -335,7 +334,7 @@ class CallRecord:
             for name, value in learnt.items():
                 setattr(call, name, value)
 
-        return await self.closed(call_id, reason, by="ivr", before=first)
+        return await self.closed(call_id, reason, by=by, before=first)
 
     async def closed(self, call_id: str, reason: str, *, by: str, status: str = "completed",
                      duration_s: int | None = None,

@@ -38,7 +38,7 @@ from ivr.session import Session
 
 log = logging.getLogger(__name__)
 
-IVR = "ivr"  # who closes a call whose first turn failed, in the record
+IVR = "ivr"  # who closes a call in the record when it ends in the menus
 
 _FINAL = (Gather, Transfer, Hangup)
 
@@ -278,7 +278,7 @@ class IvrService:
                 for offset, step in enumerate(steps)]
         if final and not session.transferred:
             # a self-service call ends in the IVR; a transferred one ends with its agent or in the queue
-            await self.record.ivr_ended(call_id, rows, learnt, session.end_reason)
+            await self.record.ivr_ended(call_id, rows, learnt, session.end_reason, by=IVR)
         else:
             await self.record.ivr_turn(call_id, rows, learnt)
         self._stored[call_id] = first + len(steps)
